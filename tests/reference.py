@@ -1,0 +1,138 @@
+"""Correctly rounded references for ELU, SELU, CELU and their derivatives.
+
+The reference for a target dtype T (bfloat16, float16, float32) is computed in
+float64 with a bound on its relative error, then rounded once to T by integer
+arithmetic (no double rounding through float32). Where the float64 interval
+[v (1 - eps), v (1 + eps)] straddles a rounding boundary of T, the point is
+recomputed with mpmath at 50 digits, so every reference is provably the
+correctly rounded value. float64 targets use mpmath directly.
+
+Used by tests/test_numerics.py and benchmarks/accuracy.py.
+"""
+
+from __future__ import annotations
+
+import mpmath
+import ml_dtypes
+import numpy as np
+
+SELU_ALPHA = "1.6732632423543772848170429916717"
+SELU_SCALE = "1.0507009873554804934193349852946"
+
+# (mantissa bits incl. the implicit one, minimum normal exponent, max finite)
+FORMATS = {
+    np.dtype(ml_dtypes.bfloat16): (8, -126, float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)),
+    np.dtype(np.float16): (11, -14, 65504.0),
+    np.dtype(np.float32): (24, -126, float(np.finfo(np.float32).max)),
+}
+BITS = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+# float64 relative error bound of `_f64_formula` (a few roundings of numpy's
+# expm1/exp, which glibc computes to < 1 ULP, plus the constants): generous.
+F64_REL_ERR = 64 * 2.0**-53
+
+
+def round_to(v: np.ndarray, dtype) -> np.ndarray:
+    """Round float64 ``v`` to ``dtype`` correctly (half to even), as float64."""
+    p, emin, fmax = FORMATS[np.dtype(dtype)]
+    v = np.asarray(v, np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        _, e = np.frexp(v)  # v = m 2^e, 0.5 <= |m| < 1
+        e = np.maximum(e, emin + 1)  # subnormals share the smallest exponent
+        scaled = np.ldexp(v, p - e)  # exact: a power-of-two scaling
+        out = np.ldexp(np.rint(scaled), e - p)
+        out = np.where(np.abs(out) > fmax, np.copysign(np.inf, v), out)
+    return np.where(np.isfinite(v), out, v)
+
+
+def _mp_formula(name: str, order: int, x: float, alpha: float) -> mpmath.mpf:
+    """The exact function (order 0), first or second derivative at x, in mpmath."""
+    x = mpmath.mpf(x)
+    a = mpmath.mpf(alpha)
+    if name == "selu":
+        lam, a = mpmath.mpf(SELU_SCALE), mpmath.mpf(SELU_ALPHA)
+    else:
+        lam = mpmath.mpf(1)
+    if x > 0:
+        return lam * x if order == 0 else (lam if order == 1 else mpmath.mpf(0))
+    if name == "celu":
+        u = x / a
+        return [a * mpmath.expm1(u), mpmath.exp(u), mpmath.exp(u) / a][order]
+    return lam * a * (mpmath.expm1(x) if order == 0 else mpmath.exp(x))
+
+
+def _f64_formula(name: str, order: int, x: np.ndarray, alpha: float) -> np.ndarray:
+    """The same in float64 numpy (relative error well under F64_REL_ERR)."""
+    x = np.asarray(x, np.float64)
+    if name == "selu":
+        lam, a = float(SELU_SCALE), float(SELU_ALPHA)
+    else:
+        lam, a = 1.0, float(alpha)
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = x / a if name == "celu" else x
+        if order == 0:
+            neg = lam * a * np.expm1(u)
+            pos = lam * x
+        else:
+            neg = lam * a * np.exp(u) if name != "celu" else np.exp(u) / (a if order == 2 else 1.0)
+            pos = np.full_like(x, lam if order == 1 else 0.0)
+    return np.where(x > 0, pos, neg)
+
+
+def correctly_rounded(name: str, order: int, x: np.ndarray, dtype, alpha: float = 1.0) -> np.ndarray:
+    """The correctly rounded ``dtype`` reference (as float64) at the ``dtype`` points x."""
+    x = np.asarray(x, np.float64)
+    dtype = np.dtype(dtype)
+    if dtype == np.float64:
+        mpmath.mp.dps = 50
+        return np.array([float(_mp_formula(name, order, xi, alpha)) if np.isfinite(xi) else np.nan for xi in x])
+    v = _f64_formula(name, order, x, alpha)
+    lo = round_to(v * (1 - F64_REL_ERR), dtype)
+    hi = round_to(v * (1 + F64_REL_ERR), dtype)
+    out = round_to(v, dtype)
+    unsure = np.nonzero((lo != hi) & np.isfinite(v))[0]
+    if unsure.size:
+        mpmath.mp.dps = 50
+        for i in unsure:
+            out[i] = _round_exact(_mp_formula(name, order, x[i], alpha), dtype)
+    return out
+
+
+def _round_exact(exact: mpmath.mpf, dtype) -> float:
+    """Round an mpmath value to ``dtype``: the nearest of three candidates."""
+    c = _ordered(round_to(np.array([float(exact)]), dtype), dtype)[0]
+    cands = _unordered(np.array([c - 1, c, c + 1]), dtype)
+    errs = [abs(mpmath.mpf(float(v)) - exact) for v in cands]
+    best = min(range(3), key=lambda k: errs[k])
+    if errs[best] == errs[1]:  # an exact tie (only at trivial points): keep half-even
+        best = 1
+    return float(cands[best])
+
+
+def _ordered(a: np.ndarray, dtype) -> np.ndarray:
+    """Map ``dtype`` values to integers that count representable values (0 -> 0)."""
+    dtype = np.dtype(dtype)
+    nbits = 8 * dtype.itemsize
+    bits = np.asarray(a, np.float64).astype(dtype).view(BITS[dtype.itemsize]).astype(np.int64)
+    mag = bits & ((1 << (nbits - 1)) - 1)
+    return np.where(bits >> (nbits - 1) == 1, -mag, mag)
+
+
+def _unordered(k: np.ndarray, dtype) -> np.ndarray:
+    """Inverse of ``_ordered``, as float64."""
+    dtype = np.dtype(dtype)
+    nbits = 8 * dtype.itemsize
+    bits = np.where(k < 0, (1 << (nbits - 1)) | -k, k).astype(BITS[dtype.itemsize])
+    return bits.view(dtype).astype(np.float64)
+
+
+def ulp_distance(y: np.ndarray, ref: np.ndarray, dtype) -> np.ndarray:
+    """Number of representable ``dtype`` values between y and ref (0 = equal)."""
+    return np.abs(_ordered(y, dtype) - _ordered(ref, dtype))
+
+
+def all_bit_patterns(dtype) -> np.ndarray:
+    """Every finite value of a 16-bit dtype, as float64."""
+    dtype = np.dtype(dtype)
+    bits = np.arange(2**16, dtype=np.uint16).view(dtype)
+    return bits[np.isfinite(bits)].astype(np.float64)
