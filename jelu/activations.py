@@ -104,11 +104,85 @@ def _compute_dtype(dtype) -> np.dtype:
     return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
 
 
-def _split(value: str, dtype) -> tuple[np.ndarray, np.ndarray]:
+def _const(value: str, dtype) -> tuple[np.ndarray, np.ndarray]:
     """A decimal constant as an unevaluated sum hi + lo of two ``dtype`` floats."""
     hi = np.asarray(float(value), dtype)
     lo = np.asarray(float(Decimal(value) - Decimal(float(hi))), dtype)
     return hi, lo
+
+
+# --------------------------------------------------------------------------
+# Double-word arithmetic: a value is a pair (hi, lo) with hi = fl(hi + lo).
+# Every helper is immune to XLA contracting a * b + c into a fused
+# multiply-add: the only products that meet an add are exact.
+
+
+def _fast2sum(a: Array, b: Array) -> tuple[Array, Array]:
+    """``a + b`` exactly as (hi, lo), for |a| >= |b| or a = 0 (Dekker)."""
+    s = a + b
+    return s, b - (s - a)
+
+
+def _halves(v: Array) -> tuple[Array, Array]:
+    """Veltkamp's split: v = hi + lo with hi, lo half as wide, so their products are exact."""
+    t = v * np.asarray(4097.0 if v.dtype == np.float32 else 134217729.0, v.dtype)
+    hi = t - (t - v)
+    return hi, v - hi
+
+
+def _residual(x: Array, u: Array, a: Array) -> Array:
+    """``x - u * a`` for ``x ~= u * a``, to working precision (Dekker)."""
+    u1, u2 = _halves(u)
+    a1, a2 = _halves(a)
+    return ((x - u1 * a1) - (u1 * a2 + u2 * a1)) - u2 * a2
+
+
+def _dw_mul(a, b_hi, b_lo=None, exact=False):
+    """``(a_hi + a_lo) * (b_hi + b_lo)`` as a double word.
+
+    With ``exact`` the product's own rounding error is kept too, and the low
+    word is only a sticky bit for ``_round`` (its sign and whether it is 0 are
+    exact; tiny products are computed scaled up so that it does not flush).
+    """
+    a_hi, a_lo = a
+    if b_hi is None:
+        return a
+    if exact:
+        dt = a_hi.dtype
+        up = jnp.where(jnp.abs(a_hi) < 2.0**-60, np.asarray(2.0**64, dt), np.asarray(1, dt))
+        a_hi, a_lo = a_hi * up, a_lo * up
+    p = a_hi * b_hi
+    t = a_lo * b_hi
+    if b_lo is not None:
+        t = t + a_hi * b_lo
+    if not exact:
+        return _fast2sum(p, t)
+    hi, lo = _fast2sum(p, t - _residual(p, a_hi, b_hi))  # adds a_hi * b_hi - p
+    return hi / up, lo
+
+
+def _dw_div(a, d):
+    """``(a_hi + a_lo) / d`` as a double word."""
+    a_hi, a_lo = a
+    q = a_hi / d
+    return _fast2sum(q, (_residual(a_hi, q, d) + a_lo) / d)
+
+
+def _round(a, dtype) -> Array:
+    """Round a double word to ``dtype`` once.
+
+    For 16-bit outputs the float32 ``hi`` is first rounded to odd (moved one
+    ULP towards ``lo`` when inexact and even), which makes the float32 -> 16-bit
+    conversion round correctly: no double rounding (Boldo & Melquiond, 2008).
+    """
+    hi, lo = a
+    if np.dtype(dtype).itemsize == 2:
+        bits = lax.bitcast_convert_type(hi, np.int32)
+        step = jnp.where((lo > 0) == (hi > 0), 1, -1)
+        inexact = (lo != 0) & (hi != 0) & jnp.isfinite(hi)
+        bits = jnp.where(inexact & ((bits & 1) == 0), bits + step, bits)
+        hi = lax.bitcast_convert_type(bits, np.float32)
+    return hi.astype(dtype)
 
 
 def _pow2(k: Array, c: _Consts) -> Array:
@@ -117,34 +191,41 @@ def _pow2(k: Array, c: _Consts) -> Array:
     return lax.bitcast_convert_type(bits, k.dtype)
 
 
-def _mul(a, b_hi, b_lo):
-    """a * (b_hi + b_lo) for a double-word ``a = (a_hi, a_lo)``, one rounding."""
-    a_hi, a_lo = a
-    if b_hi is None:
-        return a_hi + a_lo
-    t = a_lo * b_hi
-    if b_lo is not None:
-        t = t + a_hi * b_lo
-    return a_hi * b_hi + t
+# --------------------------------------------------------------------------
+# The kernel
 
 
-def _neg_branch(u, u_lo=None, c=(None, None), d=(None, None), d_div=None):
-    """``c * expm1(u + u_lo)``, ``d * exp(u + u_lo)`` and ``d * exp(u + u_lo) / d_div``.
+class _Parts(NamedTuple):
+    """expm1(u) = em1 (a double word) and exp(u) = e * s1 * s2 (e a double word)."""
 
-    For ``u <= 0``; the third result is None when ``d_div`` is None.
+    em1: tuple[Array, Array]
+    e: tuple[Array, Array]
+    s1: Array
+    s2: Array
+
+    def exp(self, scale=(None, None), div=None, exact=False):
+        """``scale * exp(u) [/ div]`` as a double word; the constants enter before
+        the power of two, so the result does not underflow before the truth does."""
+        hi, lo = _dw_mul(self.e, *scale, exact=exact)
+        if div is not None:
+            hi, lo = _dw_div((hi, lo), div)
+        # With ``exact``, lo is a sticky bit for _round: keep it from flushing.
+        return hi * self.s1 * self.s2, lo if exact else lo * self.s1 * self.s2
+
+
+def _neg_branch(u: Array, u_lo: Array | None = None) -> _Parts:
+    """``expm1(u + u_lo)`` and ``exp(u + u_lo)`` for ``u <= 0``, to about 2**-8 ULP.
 
     ``u`` is float32 or float64 and is clamped to ``[xmin, 0]`` (positive
-    inputs give the values at 0; -inf gives -c and 0; NaN stays NaN). ``u_lo``
-    is an optional small correction to the argument. ``c`` and ``d`` are
-    multipliers given as ``(hi, lo)`` pairs (``None`` for 1 or for no lo part),
-    applied before rounding so that the results are rounded about once.
+    inputs give the values at 0, -inf gives -1 and 0, NaN stays NaN); ``u_lo``
+    is an optional small correction to the argument.
 
     Method: ``u = k ln2 + r`` with ``|r| <= ln2 / 2`` (Cody-Waite, keeping the
     rounding error of r in ``r_err``); ``expm1(r) = r + r^2/2 + r^3 q(r)`` with a
     minimax q; then ``expm1(u) = (2^k - 1) + 2^k r + 2^k (r^2/2 + r^3 q + ...)``
     and ``exp(u) = 2^k (1 + r + ...)`` are summed largest first with Fast2Sum
-    (exact for these magnitudes), leaving a double-word result. ``2^k`` is
-    applied as two exact powers of two so the far tail does not underflow early.
+    (exact for these magnitudes), leaving double words. ``2^k`` is kept as two
+    exact powers of two so that the far tail does not underflow early.
     """
     dt = u.dtype
     cst = _F64 if dt == np.float64 else _F32
@@ -170,50 +251,21 @@ def _neg_branch(u, u_lo=None, c=(None, None), d=(None, None), d_div=None):
         q = q * r + np.asarray(coef, dt)
     tail = 0.5 * r2 + (r2 * r * q + r_err * (one + r))
 
-    # 2^k as s1 * s2, both normal for every k >= 2 * (1 - bias).
+    # 2^k = s1 * s2, both normal for every k >= 2 * (1 - bias).
     k1 = jnp.floor(0.5 * k)
     s1 = _pow2(k1, cst)
     s2 = _pow2(k - k1, cst)
     s = s1 * s2
 
     # expm1(u) = (s - 1) + s r + s tail, summed exactly until the last add.
-    a = s - one  # Fast2Sum(-1, s), |a| >= s r
-    a_err = s - (a + one)
-    b = s * r  # exact
-    hi1 = a + b  # Fast2Sum(a, b)
-    err1 = b - (hi1 - a)
-    lo1 = s * tail + (err1 + a_err)
-    e_hi = hi1 + lo1  # Fast2Sum(hi1, lo1)
-    e_lo = lo1 - (e_hi - hi1)
-    value = _mul((e_hi, e_lo), *c)
+    a, a_err = _fast2sum(-one, s)  # s - 1; |s - 1| >= s |r|
+    hi1, err1 = _fast2sum(a, s * r)  # s * r is exact
+    em1 = _fast2sum(hi1, s * tail + (err1 + a_err))
 
-    # exp(u) = s (1 + r + tail), scaled after the multiplier: no early underflow.
-    g_hi = one + r  # Fast2Sum(1, r)
-    g_lo = (r - (g_hi - one)) + tail
-    g = _mul((g_hi, g_lo), *d)
-    deriv = g * s1 * s2
-    deriv2 = None if d_div is None else (g / d_div) * s1 * s2
-    return value, deriv, deriv2
-
-
-
-def _residual(x: Array, u: Array, a: Array) -> Array:
-    """``x - u * a`` for ``x ~= u * a``, to working precision (Dekker).
-
-    ``u`` and ``a`` are split into halves whose products are exact, so the
-    result does not depend on whether XLA contracts a multiply and an add into
-    a fused multiply-add.
-    """
-    split = np.asarray(4097.0 if x.dtype == np.float32 else 134217729.0, x.dtype)
-
-    def halves(v):
-        t = v * split
-        hi = t - (t - v)
-        return hi, v - hi
-
-    u1, u2 = halves(u)
-    a1, a2 = halves(a)
-    return ((x - u1 * a1) - (u1 * a2 + u2 * a1)) - u2 * a2
+    # exp(u) / 2^k = 1 + r + tail.
+    g_hi, g_err = _fast2sum(one, r)
+    e = _fast2sum(g_hi, g_err + tail)
+    return _Parts(em1, e, s1, s2)
 
 
 # --------------------------------------------------------------------------
@@ -278,31 +330,30 @@ def _as_alpha(alpha: ArrayLike, x: Array, name: str, positive: bool = False) -> 
 @jax.custom_jvp
 def _elu(x: Array, alpha: Array) -> tuple[Array, Array]:
     """``(elu(x, alpha), d elu / dx)``, both in x's dtype."""
-    xc = x.astype(_compute_dtype(x.dtype))
-    value, deriv, _ = _neg_branch(xc, c=(alpha, None), d=(alpha, None))
-    pos = xc > 0
-    one = np.asarray(1.0, x.dtype)
-    return (
-        jnp.where(pos, xc, value).astype(x.dtype),
-        jnp.where(pos, one, deriv.astype(x.dtype)),
-    )
+    exact = x.dtype.itemsize == 2  # 16-bit results need the exact low word
+    parts = _neg_branch(x.astype(_compute_dtype(x.dtype)))
+    value = _round(_dw_mul(parts.em1, alpha, exact=exact), x.dtype)
+    deriv = _round(parts.exp((alpha, None), exact=exact), x.dtype)
+    pos = x > 0
+    return jnp.where(pos, x, value), jnp.where(pos, np.asarray(1, x.dtype), deriv)
 
 
 @_elu.defjvp
 def _elu_jvp(primals, tangents):
     # d f = f' dx + [x <= 0] expm1(x) d alpha;  d f' = [x <= 0] f' dx + [x <= 0] exp(x) d alpha.
+    # (x > 0 selects the zeros, so that NaN propagates into every derivative.)
     x, alpha = primals
     x_dot, alpha_dot = tangents
     f, g = _elu(x, alpha)
-    neg = x <= 0
+    pos = x > 0
     f_dot = g_dot = None
     if not _is_zero(x_dot):
         f_dot = g * x_dot
-        g_dot = jnp.where(neg, g, 0) * x_dot
+        g_dot = jnp.where(pos, 0, g) * x_dot
     if not _is_zero(alpha_dot):
         em1, e = _elu(x, jnp.ones_like(alpha))  # expm1(x) and exp(x) for x <= 0
-        f_da = jnp.where(neg, em1, 0) * alpha_dot
-        g_da = jnp.where(neg, e, 0) * alpha_dot
+        f_da = jnp.where(pos, 0, em1) * alpha_dot
+        g_da = jnp.where(pos, 0, e) * alpha_dot
         f_dot = f_da if f_dot is None else f_dot + f_da
         g_dot = g_da if g_dot is None else g_dot + g_da
     return (f, g), (_sum_tangents(f, f_dot), _sum_tangents(g, g_dot))
@@ -365,18 +416,45 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
 # SELU
 
 
+def _times_const(x: Array, value: str, exact: bool):
+    """``x * value`` for a decimal constant, as a double word.
+
+    For 16-bit inputs (at most 11 significant bits) the constant is cut into
+    12-bit pieces, so that the two leading products are exact.
+    """
+    ct = x.dtype
+    if not exact:
+        hi, lo = _const(value, ct)
+        x_finite = jnp.minimum(x, np.finfo(ct).max)  # inf * lo must not meet inf
+        return _fast2sum(x * hi, x_finite * lo)
+    rest, pieces = Decimal(value), []
+    for _ in range(2):
+        piece = float(rest)
+        m, e = np.frexp(piece)
+        piece = float(np.ldexp(np.round(np.ldexp(m, 12)), e - 12))
+        pieces.append(np.asarray(piece, ct))
+        rest -= Decimal(piece)
+    up = jnp.where(jnp.abs(x) < 2.0**-60, np.asarray(2.0**64, ct), np.asarray(1, ct))  # as in _dw_mul
+    x = x * up
+    x_finite = jnp.minimum(x, np.finfo(ct).max)
+    hi, lo = _fast2sum(x * pieces[0], x_finite * pieces[1] + x_finite * np.asarray(float(rest), ct))
+    return hi / up, lo  # lo: a sticky bit for _round
+
+
 @jax.custom_jvp
 def _selu(x: Array) -> tuple[Array, Array]:
     """``(selu(x), d selu / dx)``, both in x's dtype."""
     ct = _compute_dtype(x.dtype)
+    exact = x.dtype.itemsize == 2
     xc = x.astype(ct)
-    sa = _split(_SELU_SCALE_ALPHA, ct)
-    scale_hi, scale_lo = _split(_SELU_SCALE, ct)
-    value, deriv, _ = _neg_branch(xc, c=sa, d=sa)
-    pos = xc > 0
+    scale_alpha = _const(_SELU_SCALE_ALPHA, ct)
+    parts = _neg_branch(xc)
+    value = _round(_dw_mul(parts.em1, *scale_alpha, exact=exact), x.dtype)
+    deriv = _round(parts.exp(scale_alpha, exact=exact), x.dtype)
+    pos = x > 0
     return (
-        jnp.where(pos, xc * scale_hi + xc * scale_lo, value).astype(x.dtype),
-        jnp.where(pos, np.asarray(float(_SELU_SCALE), x.dtype), deriv.astype(x.dtype)),
+        jnp.where(pos, _round(_times_const(xc, _SELU_SCALE, exact), x.dtype), value),
+        jnp.where(pos, np.asarray(float(_SELU_SCALE), x.dtype), deriv),
     )
 
 
@@ -385,7 +463,7 @@ def _selu_jvp(primals, tangents):
     # d f = f' dx;  d f' = [x <= 0] f' dx.
     (x,), (x_dot,) = primals, tangents
     f, g = _selu(x)
-    return (f, g), (g * x_dot, jnp.where(x <= 0, g, 0) * x_dot)
+    return (f, g), (g * x_dot, jnp.where(x > 0, 0, g) * x_dot)
 
 
 def selu(x: ArrayLike) -> Array:
@@ -450,14 +528,16 @@ def _celu(x: Array, alpha: Array) -> tuple[Array, Array, Array]:
     The second derivative ``exp(x / alpha) / alpha`` comes from the kernel too:
     dividing the rounded ``exp(x / alpha)`` would flush to 0 early for alpha < 1.
     """
-    xc = x.astype(_compute_dtype(x.dtype))
-    u, u_lo = _celu_arg(xc, alpha)
-    value, deriv, deriv2 = _neg_branch(u, u_lo, c=(alpha, None), d_div=alpha)
-    pos = xc > 0
+    exact = x.dtype.itemsize == 2
+    parts = _neg_branch(*_celu_arg(x.astype(_compute_dtype(x.dtype)), alpha))
+    value = _round(_dw_mul(parts.em1, alpha, exact=exact), x.dtype)
+    deriv = _round(parts.exp(exact=exact), x.dtype)
+    deriv2 = _round(parts.exp(div=alpha), x.dtype)
+    pos = x > 0
     return (
-        jnp.where(pos, xc, value).astype(x.dtype),
-        jnp.where(pos, np.asarray(1.0, x.dtype), deriv.astype(x.dtype)),
-        jnp.where(pos, np.asarray(0.0, x.dtype), deriv2.astype(x.dtype)),
+        jnp.where(pos, x, value),
+        jnp.where(pos, np.asarray(1, x.dtype), deriv),
+        jnp.where(pos, np.asarray(0, x.dtype), deriv2),
     )
 
 
@@ -477,9 +557,9 @@ def _celu_jvp(primals, tangents):
         g_dot = h * x_dot
         h_dot = h / a * x_dot
     if not _is_zero(alpha_dot):
-        neg = x <= 0
-        u = jnp.where(neg, x / a, 0)
-        terms = (jnp.where(neg, f / a - u * g, 0), -u * h, -(1 + u) * h / a)
+        pos = x > 0
+        u = jnp.where(pos, 0, x / a)
+        terms = (jnp.where(pos, 0, f / a - u * g), -u * h, -(1 + u) * h / a)
         f_da, g_da, h_da = (t * alpha_dot for t in terms)
         f_dot = f_da if f_dot is None else f_dot + f_da
         g_dot = g_da if g_dot is None else g_dot + g_da

@@ -127,8 +127,11 @@ def _unordered(k: np.ndarray, dtype) -> np.ndarray:
 
 
 def ulp_distance(y: np.ndarray, ref: np.ndarray, dtype) -> np.ndarray:
-    """Number of representable ``dtype`` values between y and ref (0 = equal)."""
-    return np.abs(_ordered(y, dtype) - _ordered(ref, dtype))
+    """Number of representable ``dtype`` values between y and ref (0 = equal).
+
+    Works for bfloat16, float16, float32 and float64 (as float64 counts).
+    """
+    return np.abs(_ordered(y, dtype).astype(np.float64) - _ordered(ref, dtype).astype(np.float64))
 
 
 def all_bit_patterns(dtype) -> np.ndarray:
@@ -136,3 +139,58 @@ def all_bit_patterns(dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     bits = np.arange(2**16, dtype=np.uint16).view(dtype)
     return bits[np.isfinite(bits)].astype(np.float64)
+
+
+# --------------------------------------------------------------------------
+# Measuring an implementation against the reference.
+
+ALPHA = float(np.float32(1.7))  # a non-trivial alpha, exact in every dtype's compute type
+CELU_ALPHA = float(np.float32(0.3))
+
+# name -> (reference name, alpha, jelu function name, keyword arguments)
+CASES = {
+    "elu": ("elu", 1.0, "elu", {}),
+    "elu(alpha=1.7)": ("elu", ALPHA, "elu", {"alpha": ALPHA}),
+    "selu": ("selu", 1.0, "selu", {}),
+    "celu": ("celu", 1.0, "celu", {}),
+    "celu(alpha=0.3)": ("celu", CELU_ALPHA, "celu", {"alpha": CELU_ALPHA}),
+}
+
+
+def derivative(f, order: int):
+    """The ``order``-th derivative of an elementwise f, by nested forward mode."""
+    import jax
+    import jax.numpy as jnp
+
+    for _ in range(order):
+        f = (lambda g: lambda x: jax.jvp(g, (x,), (jnp.ones_like(x),))[1])(f)
+    return f
+
+
+def measure(f, case: str, order: int, x: np.ndarray, dtype) -> dict:
+    """ULP errors of ``derivative(f, order)`` on x (given as float64) in ``dtype``.
+
+    Points whose input or correctly rounded result is subnormal are left out of
+    the ULP figures and reported apart: XLA flushes subnormals to zero on CPU
+    (and by default on GPU), so there a result of 0 is what the hardware gives.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    name, alpha, _, _ = CASES[case]
+    dtype = np.dtype(dtype)
+    tiny = float(ml_dtypes.finfo(dtype).tiny)
+    ref = correctly_rounded(name, order, x, dtype, alpha)
+    y = np.asarray(jax.jit(derivative(f, order))(jnp.asarray(x.astype(dtype)))).astype(np.float64)
+    normal = ((np.abs(x) >= tiny) | (x == 0)) & ((np.abs(ref) >= tiny) | (ref == 0))
+    u = ulp_distance(y[normal], ref[normal], dtype)
+    sub = ~normal
+    return {
+        "max_ulp": int(u.max()) if u.size else 0,
+        "not_correctly_rounded": int((u > 0).sum()),
+        "points": int(u.size),
+        "worst_x": float(x[normal][u.argmax()]) if u.size else None,
+        "subnormal_points": int(sub.sum()),
+        "subnormal_ok": bool(np.all((y[sub] == ref[sub]) | (y[sub] == 0) | (np.abs(y[sub]) < tiny) | (np.abs(x[sub]) < tiny))),
+    }
+

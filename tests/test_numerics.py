@@ -1,0 +1,123 @@
+"""Accuracy of jelu against correctly rounded references (tests/reference.py).
+
+The bar (issue 2): correctly rounded for every bfloat16 and float16 input, up
+to a handful of double-rounding cases of 1 ULP; at most 1 ULP for float32 (a
+dense sample of over 10^6 points) and float64 (a sample); the same for the
+first and second derivatives, over the whole range including the far tail.
+"""
+
+import jax
+import jax.numpy as jnp
+import ml_dtypes
+import numpy as np
+import pytest
+
+import jelu
+
+from reference import CASES, all_bit_patterns, correctly_rounded, derivative, measure
+
+ORDERS = (0, 1, 2)
+ORDER_NAMES = {0: "value", 1: "first derivative", 2: "second derivative"}
+# Double-rounding cases allowed per (function, dtype, order) over all 65,536 inputs.
+HANDFUL = 4
+
+
+def fn(case):
+    _, _, name, kw = CASES[case]
+    f = getattr(jelu, name)
+    return lambda x: f(x, **kw)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("dtype", [ml_dtypes.bfloat16, np.float16], ids=["bfloat16", "float16"])
+def test_16bit_every_input(dtype, case, order):
+    m = measure(fn(case), case, order, all_bit_patterns(dtype), dtype)
+    assert m["max_ulp"] <= 1, m
+    assert m["not_correctly_rounded"] <= HANDFUL, m
+    assert m["subnormal_ok"], m
+
+
+def float32_sample() -> np.ndarray:
+    """Over 10^6 float32 points: log-uniform over the whole negative range, all of
+    [-1e-3, 0) densely, the saturation of expm1 around -17.3, the underflow of
+    exp around -87.3 to -104, and positive inputs."""
+    rng = np.random.default_rng(0)
+    parts = [
+        -np.exp(rng.uniform(np.log(1e-37), np.log(110.0), 500_000)),
+        -rng.uniform(0.0, 1e-3, 250_000),
+        -rng.uniform(16.0, 18.5, 150_000),
+        -rng.uniform(85.0, 105.0, 50_000),
+        -rng.uniform(0.0, 2.0, 50_000),
+        np.exp(rng.uniform(np.log(1e-37), np.log(3e38), 50_000)),
+    ]
+    return np.concatenate(parts).astype(np.float32).astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def x32():
+    return float32_sample()
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("case", CASES)
+def test_float32_dense_sample(x32, case, order):
+    assert x32.size >= 1_000_000
+    m = measure(fn(case), case, order, x32, np.float32)
+    assert m["max_ulp"] <= 1, m
+    assert m["subnormal_ok"], m
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("case", CASES)
+def test_float64_sample(case, order):
+    rng = np.random.default_rng(1)
+    x = np.concatenate([
+        -np.exp(rng.uniform(np.log(1e-300), np.log(750.0), 400)),
+        -rng.uniform(0.0, 1e-3, 50),
+        -rng.uniform(36.0, 38.5, 50),  # expm1 saturates near -37.4 in float64
+        -rng.uniform(700.0, 746.0, 50),
+        rng.uniform(0.0, 1e3, 50),
+    ])
+    with jax.enable_x64(True):
+        m = measure(fn(case), case, order, x, np.float64)
+    assert m["max_ulp"] <= 1, m
+
+
+DTYPES = [jnp.bfloat16, jnp.float16, jnp.float32]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_special_values(dtype, case, order):
+    # -inf: the limit (-alpha, times lambda for selu; 0 for derivatives); +inf:
+    # +inf, then the slope (1 or lambda), then 0; NaN: NaN; +-0: the x <= 0 side.
+    name, alpha, _, _ = CASES[case]
+    y = np.asarray(jax.jit(derivative(fn(case), order))(jnp.asarray([-jnp.inf, jnp.inf, jnp.nan, -0.0, 0.0], dtype)))
+    y = y.astype(np.float64)
+    ref = lambda v: correctly_rounded(name, order, np.array([v]), dtype, alpha)[0]  # noqa: E731
+    assert y[0] == (ref(-1e4) if order == 0 else 0.0)  # expm1(-1e4) is -1 in every dtype
+    assert y[1] == (np.inf if order == 0 else ref(1.0))
+    assert np.isnan(y[2]), "NaN in gives NaN out"
+    assert y[3] == ref(0.0) and y[4] == ref(0.0)
+
+
+def test_no_overflow_or_nan_in_derivatives_up_to_order_4():
+    x = jnp.asarray([-1e30, -1e4, -104.0, -88.0, -17.3, -1.0, -1e-30, 0.0, 1e-30, 1.0, 1e4, 3e38])
+    for case in CASES:
+        for order in range(5):
+            y = jax.jit(derivative(fn(case), order))(x)
+            assert np.all(np.isfinite(np.asarray(y))), (case, order, y)
+
+
+def test_far_tail_of_the_derivative_is_not_flushed():
+    # jax.nn.elu's derivative expm1(x) + 1 is exactly 0 below -17.3 (float32),
+    # -6.25 (bfloat16); the true derivative is exp(x).
+    for dtype, x in [(jnp.float32, -20.0), (jnp.bfloat16, -8.0), (jnp.float16, -9.0)]:
+        g = jax.grad(lambda v: jelu.elu(v))(jnp.asarray(x, dtype))
+        assert float(g) == correctly_rounded("elu", 1, np.array([x]), dtype)[0] > 0
+    # selu's derivative scale*alpha*exp(x) is still a normal float32 at x = -87.5
+    # although exp(-87.5) alone is not.
+    g = jax.grad(jelu.selu)(jnp.float32(-87.5))
+    assert float(g) == correctly_rounded("selu", 1, np.array([-87.5]), np.float32)[0] >= np.finfo(np.float32).tiny
