@@ -196,42 +196,70 @@ def _pow2(k: Array, c: _Consts) -> Array:
 
 
 class _Parts(NamedTuple):
-    """expm1(u) = em1 (a double word) and exp(u) = e * s1 * s2 (e a double word)."""
+    """``expm1(u) = (2^k - 1) + 2^k (r + tail)`` and ``exp(u) = 2^k (1 + r + tail)``.
 
-    em1: tuple[Array, Array]
-    e: tuple[Array, Array]
-    s1: Array
-    s2: Array
+    ``r + tail`` is ``expm1(r)`` as an unevaluated sum, good to about 2**-30
+    (float32) or 2**-59 (float64) relative. The two methods finish the sums:
+    with ``exact`` they return a double word whose low part keeps every
+    rounding error (for the round-to-odd of 16-bit results), otherwise the
+    cheapest sum that stays well within 1 ULP.
+    """
+
+    r: Array
+    tail: Array
+    k: Array
+    one: Array  # an opaque 1.0; see _neg_branch
+
+    def expm1(self, c=(None, None), exact=False):
+        """``c * expm1(u)`` as a double word; ``c = (hi, lo)``, None for 1 or no lo."""
+        r, tail, one = self.r, self.tail, self.one
+        cst = _F64 if r.dtype == np.float64 else _F32
+        s = _pow2(jnp.maximum(self.k, 1 - cst.bias), cst)  # below, expm1 is -1 anyway
+        if not exact and c[0] is None:  # 4 operations, within 0.8 ULP
+            return s * (r + tail) + (s - one), None
+        if not exact:  # keep expm1 as a double word, so that c * expm1 stays within 1 ULP
+            hi1, err1 = _fast2sum(s - one, s * r)  # s - 1 and s * r are exact here
+            return _dw_mul((hi1, s * tail + err1), *c)
+        a, a_err = _fast2sum(-one, s)  # s - 1, also where it is inexact (k < -24)
+        hi1, err1 = _fast2sum(a, s * r)
+        em1 = _fast2sum(hi1, s * tail + (err1 + a_err))
+        return _dw_mul(em1, *c, exact=True)
 
     def exp(self, scale=(None, None), div=None, exact=False):
-        """``scale * exp(u) [/ div]`` as a double word; the constants enter before
-        the power of two, so the result does not underflow before the truth does."""
-        hi, lo = _dw_mul(self.e, *scale, exact=exact)
+        """``scale * exp(u) [/ div]`` as a double word.
+
+        The constants enter before the power of two, applied as ``2^(k + m) 2^-m``
+        so that the result does not underflow before the true value does.
+        """
+        cst = _F64 if self.r.dtype == np.float64 else _F32
+        m = 512 if cst is _F64 else 64
+        big = _pow2(self.k + m, cst)  # normal for every k >= xmin / ln 2
+        g_hi, g_err = _fast2sum(self.one, self.r)
+        hi, lo = _dw_mul(_fast2sum(g_hi, g_err + self.tail), *scale, exact=exact)
         if div is not None:
             hi, lo = _dw_div((hi, lo), div)
+        tiny = np.asarray(2.0**-m, hi.dtype)
         # With ``exact``, lo is a sticky bit for _round: keep it from flushing.
-        return hi * self.s1 * self.s2, lo if exact else lo * self.s1 * self.s2
+        return hi * big * tiny, lo if exact else lo * big * tiny
 
 
 def _neg_branch(u: Array, u_lo: Array | None = None) -> _Parts:
-    """``expm1(u + u_lo)`` and ``exp(u + u_lo)`` for ``u <= 0``, to about 2**-8 ULP.
+    """Range reduction and polynomial of ``expm1`` and ``exp`` for ``u <= 0``.
 
     ``u`` is float32 or float64 and is clamped to ``[xmin, 0]`` (positive
     inputs give the values at 0, -inf gives -1 and 0, NaN stays NaN); ``u_lo``
     is an optional small correction to the argument.
 
     Method: ``u = k ln2 + r`` with ``|r| <= ln2 / 2`` (Cody-Waite, keeping the
-    rounding error of r in ``r_err``); ``expm1(r) = r + r^2/2 + r^3 q(r)`` with a
-    minimax q; then ``expm1(u) = (2^k - 1) + 2^k r + 2^k (r^2/2 + r^3 q + ...)``
-    and ``exp(u) = 2^k (1 + r + ...)`` are summed largest first with Fast2Sum
-    (exact for these magnitudes), leaving double words. ``2^k`` is kept as two
-    exact powers of two so that the far tail does not underflow early.
+    rounding error of r in ``r_err``); ``expm1(r) = r + tail`` with
+    ``tail = r^2 (1/2 + r q(r)) + r_err`` and a minimax polynomial q. The
+    ``_Parts`` methods scale by ``2^k`` and sum, largest term first.
     """
     dt = u.dtype
     cst = _F64 if dt == np.float64 else _F32
     # XLA's algebraic simplifier rewrites (a + 1) - 1 into a, which would erase
-    # the rounding errors that Fast2Sum recovers below; a 1 it cannot see
-    # through (the barrier is removed after simplification) keeps them.
+    # the rounding errors that Fast2Sum recovers; a 1 it cannot see through
+    # (the barrier is removed after simplification) keeps them.
     one = lax.optimization_barrier(np.asarray(1.0, dt))
     u = lax.clamp(np.asarray(cst.xmin, dt), u, np.asarray(0.0, dt))
 
@@ -244,28 +272,12 @@ def _neg_branch(u: Array, u_lo: Array | None = None) -> _Parts:
     r = hi - lo
     r_err = (hi - r) - lo
 
-    # expm1(r + r_err) = r + tail, tail = r^2/2 + r^3 q(r) + r_err (1 + r).
-    r2 = r * r
+    # expm1(r + r_err) = r + r^2/2 + r^3 q(r) + r_err (1 + O(r)).
     q = np.asarray(cst.poly[0], dt)
     for coef in cst.poly[1:]:
         q = q * r + np.asarray(coef, dt)
-    tail = 0.5 * r2 + (r2 * r * q + r_err * (one + r))
-
-    # 2^k = s1 * s2, both normal for every k >= 2 * (1 - bias).
-    k1 = jnp.floor(0.5 * k)
-    s1 = _pow2(k1, cst)
-    s2 = _pow2(k - k1, cst)
-    s = s1 * s2
-
-    # expm1(u) = (s - 1) + s r + s tail, summed exactly until the last add.
-    a, a_err = _fast2sum(-one, s)  # s - 1; |s - 1| >= s |r|
-    hi1, err1 = _fast2sum(a, s * r)  # s * r is exact
-    em1 = _fast2sum(hi1, s * tail + (err1 + a_err))
-
-    # exp(u) / 2^k = 1 + r + tail.
-    g_hi, g_err = _fast2sum(one, r)
-    e = _fast2sum(g_hi, g_err + tail)
-    return _Parts(em1, e, s1, s2)
+    tail = (r * r) * (0.5 + r * q) + (r_err + r_err * r)
+    return _Parts(r, tail, k, one)
 
 
 # --------------------------------------------------------------------------
@@ -332,7 +344,7 @@ def _elu(x: Array, alpha: Array) -> tuple[Array, Array]:
     """``(elu(x, alpha), d elu / dx)``, both in x's dtype."""
     exact = x.dtype.itemsize == 2  # 16-bit results need the exact low word
     parts = _neg_branch(x.astype(_compute_dtype(x.dtype)))
-    value = _round(_dw_mul(parts.em1, alpha, exact=exact), x.dtype)
+    value = _round(parts.expm1((alpha, None), exact=exact), x.dtype)
     deriv = _round(parts.exp((alpha, None), exact=exact), x.dtype)
     pos = x > 0
     return jnp.where(pos, x, value), jnp.where(pos, np.asarray(1, x.dtype), deriv)
@@ -350,8 +362,8 @@ def _elu_jvp(primals, tangents):
     if not _is_zero(x_dot):
         f_dot = g * x_dot
         g_dot = jnp.where(pos, 0, g) * x_dot
-    if not _is_zero(alpha_dot):
-        em1, e = _elu(x, jnp.ones_like(alpha))  # expm1(x) and exp(x) for x <= 0
+    if alpha is not None and not _is_zero(alpha_dot):
+        em1, e = _elu(x, None)  # expm1(x) and exp(x) for x <= 0
         f_da = jnp.where(pos, 0, em1) * alpha_dot
         g_da = jnp.where(pos, 0, e) * alpha_dot
         f_dot = f_da if f_dot is None else f_dot + f_da
@@ -409,6 +421,8 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
       by Exponential Linear Units (ELUs)", ICLR 2016. https://arxiv.org/abs/1511.07289
     """
     x = _as_float(x, "elu")
+    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and alpha == 1:
+        return _elu(x, None)[0]  # the default: no multiply, and no alpha tangent
     return _elu(x, _as_alpha(alpha, x, "elu"))[0]
 
 
@@ -449,7 +463,7 @@ def _selu(x: Array) -> tuple[Array, Array]:
     xc = x.astype(ct)
     scale_alpha = _const(_SELU_SCALE_ALPHA, ct)
     parts = _neg_branch(xc)
-    value = _round(_dw_mul(parts.em1, *scale_alpha, exact=exact), x.dtype)
+    value = _round(parts.expm1(scale_alpha, exact=exact), x.dtype)
     deriv = _round(parts.exp(scale_alpha, exact=exact), x.dtype)
     pos = x > 0
     return (
@@ -530,7 +544,7 @@ def _celu(x: Array, alpha: Array) -> tuple[Array, Array, Array]:
     """
     exact = x.dtype.itemsize == 2
     parts = _neg_branch(*_celu_arg(x.astype(_compute_dtype(x.dtype)), alpha))
-    value = _round(_dw_mul(parts.em1, alpha, exact=exact), x.dtype)
+    value = _round(parts.expm1((alpha, None), exact=exact), x.dtype)
     deriv = _round(parts.exp(exact=exact), x.dtype)
     deriv2 = _round(parts.exp(div=alpha), x.dtype)
     pos = x > 0
