@@ -572,7 +572,9 @@ def _celu_jvp(primals, tangents):
         h_dot = h / a * x_dot
     if not _is_zero(alpha_dot):
         pos = x > 0
-        u = jnp.where(pos, 0, x / a)
+        # u only ever meets f' and f'', which are 0 below xmin: clamping keeps -inf * 0 out.
+        xmin = _F64.xmin if x.dtype == np.float64 else _F32.xmin
+        u = jnp.where(pos, 0, jnp.maximum(x / a, xmin))
         terms = (jnp.where(pos, 0, f / a - u * g), -u * h, -(1 + u) * h / a)
         f_da, g_da, h_da = (t * alpha_dot for t in terms)
         f_dot = f_da if f_dot is None else f_dot + f_da

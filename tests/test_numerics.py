@@ -18,8 +18,8 @@ from reference import CASES, all_bit_patterns, correctly_rounded, derivative, me
 
 ORDERS = (0, 1, 2)
 ORDER_NAMES = {0: "value", 1: "first derivative", 2: "second derivative"}
-# Double-rounding cases allowed per (function, dtype, order) over all 65,536 inputs.
-HANDFUL = 4
+# Results not correctly rounded allowed per (function, dtype, order) over all 65,536 inputs.
+HANDFUL = 0  # the bar allows a handful; round-to-odd leaves none
 
 
 def fn(case):
