@@ -1,0 +1,711 @@
+#!/usr/bin/env python
+"""Speed and memory of jelu against jax.nn, PyTorch and the memory-bound floor.
+
+One command prints a markdown table and writes the same figures as JSON::
+
+    python benchmarks/run.py                       # n = 2**24, the default run
+    python benchmarks/run.py --n 2**28             # e.g. on a GPU
+    python benchmarks/run.py --quick --out /tmp/r.json   # tiny smoke run
+
+What is measured (all times are medians over *interleaved* repeats: every
+repeat calls each candidate once, in an order shuffled with a fixed seed, and
+waits for the result; compilation and two warm-up calls are excluded):
+
+* Elementwise, n elements, float32 and bfloat16, for elu/selu/celu from jelu,
+  jax.nn and (when importable) torch.nn.functional:
+
+  - ``fwd``: ``jax.jit(f)(x)``; PyTorch under ``torch.no_grad()``.
+  - ``fwd+bwd``: ``jax.jit(lambda x, g: jax.vjp(f, x)[1](g)[0])``, i.e. the
+    jitted VJP returning only the input gradient (XLA may drop whatever of
+    the forward pass the gradient does not need). PyTorch: autograd forward
+    then ``torch.autograd.grad`` (it also materialises the forward output).
+  - the memory-bound floor: jitted ``x * 2`` (fwd) and ``x * g`` (fwd+bwd),
+    which move the same bytes as the JAX candidates (read 1 / write 1 and
+    read 2 / write 1 arrays).
+
+  Each row gives the ratio to the floor and to jax.nn's same function, and
+  the achieved bandwidth (those minimal bytes / time) as a fraction of the
+  copy bandwidth measured by the ``x * 2`` floor at the same n and dtype.
+* Residuals kept for the reverse pass per call: the array leaves of the
+  closure returned by ``jax.vjp(f, x)`` (a pytree whose leaves are exactly the
+  saved residuals), obtained under ``jax.eval_shape`` so nothing is allocated.
+* MLP train step (8 hidden layers x 1024, batch 4096, float32, jitted
+  ``value_and_grad`` of the mean softmax cross-entropy): time and compiled
+  temp memory for jelu.elu, jax.nn.elu, jax.nn.relu and identity, plus the
+  per-step time of the default model of ``examples/train.py``.
+
+PyTorch is optional: it runs on CPU when JAX runs on CPU (with as many intra-op
+threads as CPUs available to this process, which is what XLA's CPU thread pool
+uses), on CUDA when JAX runs on a GPU and ``torch.cuda.is_available()``, and is
+skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import math
+import os
+import platform
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, NoReturn, Sequence
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES_DIR = REPO_ROOT / "examples"
+# Measure the checkout this script lives in, not some other installed jelu.
+sys.path.insert(0, str(REPO_ROOT))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+import jelu  # noqa: E402
+
+SCHEMA_VERSION = 1
+FUNCTIONS = ("elu", "selu", "celu")
+DTYPES = ("float32", "bfloat16")
+MODES = ("fwd", "fwd+bwd")
+IMPLS = ("floor", "jelu", "jax.nn", "torch")
+# Arrays read + written by the JAX candidate and its floor, in units of n.
+ARRAYS_MOVED = {"fwd": 2, "fwd+bwd": 3}
+MLP_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "jelu.elu": jelu.elu,
+    "jax.nn.elu": jax.nn.elu,
+    "jax.nn.relu": jax.nn.relu,
+    "identity": lambda h: h,
+}
+WARMUP_CALLS = 2
+
+
+# --------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MlpConfig:
+    """Shape of the synthetic MLP train-step benchmark."""
+
+    d_in: int
+    width: int
+    depth: int
+    n_classes: int
+    batch: int
+
+
+FULL_MLP = MlpConfig(d_in=1024, width=1024, depth=8, n_classes=10, batch=4096)
+QUICK_MLP = MlpConfig(d_in=32, width=64, depth=3, n_classes=10, batch=64)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated options of one run."""
+
+    n: int
+    repeats: int
+    mlp_repeats: int
+    out: Path
+    md: Path
+    quick: bool
+    torch: bool
+    trainer: bool
+    mlp: MlpConfig
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser that reports bad input as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(2)
+
+
+def _parse_n(text: str) -> int:
+    """Parse an element count written as ``16777216``, ``2**24`` or ``2^24``."""
+    text = text.strip()
+    match = re.fullmatch(r"(\d+)\s*(?:\*\*|\^)\s*(\d+)", text)
+    if match:
+        base, exp = int(match.group(1)), int(match.group(2))
+        if exp > 40:
+            raise argparse.ArgumentTypeError(f"--n: {text!r} is too large")
+        value = base**exp
+    elif re.fullmatch(r"\d+", text):
+        value = int(text)
+    else:
+        raise argparse.ArgumentTypeError(
+            f"--n: expected an integer such as 16777216 or 2**24, got {text!r}"
+        )
+    if not 1 <= value <= 2**34:
+        raise argparse.ArgumentTypeError(f"--n: must be between 1 and 2**34, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def parse_args(argv: Sequence[str] | None) -> Settings:
+    """Parse and validate the command line; exit 2 with one line on bad input."""
+    parser = _Parser(
+        prog="benchmarks/run.py",
+        description="Benchmark jelu against jax.nn, PyTorch and the memory-bound floor.",
+    )
+    parser.add_argument("--n", type=_parse_n, default=None,
+                        help="elements per elementwise call (default 2**24; 2**14 with --quick)")
+    parser.add_argument("--repeats", type=_positive_int, default=None,
+                        help="interleaved repeats of the elementwise calls (default 30; 2 with --quick)")
+    parser.add_argument("--mlp-repeats", type=_positive_int, default=None,
+                        help="interleaved repeats of the MLP train steps (default 8; 2 with --quick)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results.json",
+                        help="JSON output (default benchmarks/results.json)")
+    parser.add_argument("--md", type=Path, default=None,
+                        help="markdown output (default: --out with the suffix .md)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes and 2 repeats: a smoke test, not a measurement")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
+    parser.add_argument("--no-trainer", action="store_true",
+                        help="skip the examples/train.py default-model row")
+    args = parser.parse_args(argv)
+
+    out: Path = args.out
+    md: Path = args.md if args.md is not None else out.with_suffix(".md")
+    for flag, path in (("--out", out), ("--md", md)):
+        if path.is_dir():
+            parser.error(f"{flag}: {path} is a directory")
+        if not path.parent.is_dir():
+            parser.error(f"{flag}: directory {path.parent} does not exist")
+    if out.resolve() == md.resolve():
+        parser.error("--out and --md must be different files")
+
+    quick = bool(args.quick)
+    return Settings(
+        n=args.n if args.n is not None else (2**14 if quick else 2**24),
+        repeats=args.repeats if args.repeats is not None else (2 if quick else 30),
+        mlp_repeats=args.mlp_repeats if args.mlp_repeats is not None else (2 if quick else 8),
+        out=out,
+        md=md,
+        quick=quick,
+        torch=not args.no_torch,
+        trainer=not args.no_trainer,
+        mlp=QUICK_MLP if quick else FULL_MLP,
+    )
+
+
+# --------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------
+
+
+def interleaved_times(
+    thunks: dict[str, Callable[[], Any]], repeats: int, seed: int = 0
+) -> dict[str, list[float]]:
+    """Time each thunk ``repeats`` times, round-robin, in a shuffled order.
+
+    Every thunk must block until its result is ready. Each one is first called
+    ``WARMUP_CALLS`` times untimed (compilation, allocator warm-up). Shuffling
+    the order of each round (with a fixed seed) keeps any effect of the
+    previous call (caches, spinning thread pools) from favouring one candidate.
+    """
+    for thunk in thunks.values():
+        for _ in range(WARMUP_CALLS):
+            thunk()
+    order = list(thunks)
+    rng = random.Random(seed)
+    samples: dict[str, list[float]] = {key: [] for key in thunks}
+    for _ in range(repeats):
+        rng.shuffle(order)
+        for key in order:
+            start = time.perf_counter()
+            thunks[key]()
+            samples[key].append(time.perf_counter() - start)
+    return samples
+
+
+def _jax_thunk(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    return lambda: jax.block_until_ready(fn(*args))
+
+
+# --------------------------------------------------------------------------
+# Environment
+# --------------------------------------------------------------------------
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _cpus_available() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _import_torch(platform_name: str) -> tuple[Any, str | None, str]:
+    """Return (torch module or None, torch device or None, note)."""
+    try:
+        torch = importlib.import_module("torch")
+    except ImportError:
+        return None, None, "PyTorch not installed: torch rows skipped"
+    if platform_name == "cpu":
+        torch.set_num_threads(_cpus_available())
+        return torch, "cpu", f"PyTorch on CPU with torch.set_num_threads({_cpus_available()})"
+    if platform_name == "gpu" and torch.cuda.is_available():
+        return torch, "cuda", "PyTorch on CUDA"
+    return None, None, f"PyTorch skipped: no PyTorch device matching JAX platform {platform_name!r}"
+
+
+def environment(settings: Settings, argv: Sequence[str], torch: Any) -> dict[str, Any]:
+    """Describe the machine and software versions of this run."""
+    import jaxlib
+
+    device = jax.devices()[0]
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["python", "benchmarks/run.py", *argv]),
+        "platform": jax.default_backend(),
+        "device_kind": device.device_kind,
+        "device_count": jax.device_count(),
+        "cpu_model": _cpu_model(),
+        "cpus_available": _cpus_available(),
+        "os": platform.platform(),
+        "versions": {
+            "python": platform.python_version(),
+            "jax": jax.__version__,
+            "jaxlib": jaxlib.__version__,
+            "numpy": np.__version__,
+            "torch": torch.__version__ if torch is not None else None,
+            "jelu": jelu.__version__,
+        },
+        "n": settings.n,
+        "dtypes": list(DTYPES),
+        "repeats": settings.repeats,
+        "mlp_repeats": settings.mlp_repeats,
+        "quick": settings.quick,
+    }
+
+
+# --------------------------------------------------------------------------
+# Elementwise benchmark
+# --------------------------------------------------------------------------
+
+
+def _jax_fn(impl: str, name: str) -> Callable[[jax.Array], jax.Array]:
+    return getattr(jelu if impl == "jelu" else jax.nn, name)
+
+
+def _jax_candidates(mode: str, x: jax.Array, g: jax.Array) -> dict[tuple[str, str], Callable[[], Any]]:
+    """Jitted JAX thunks of one mode and dtype, keyed by (impl, function)."""
+    thunks: dict[tuple[str, str], Callable[[], Any]] = {}
+    if mode == "fwd":
+        thunks[("floor", "x*2")] = _jax_thunk(jax.jit(lambda x: x * 2), x)
+    else:
+        thunks[("floor", "x*g")] = _jax_thunk(jax.jit(lambda x, g: x * g), x, g)
+    for impl in ("jelu", "jax.nn"):
+        for name in FUNCTIONS:
+            f = _jax_fn(impl, name)
+            if mode == "fwd":
+                thunks[(impl, name)] = _jax_thunk(jax.jit(f), x)
+            else:
+                grad_only = jax.jit(lambda x, g, f=f: jax.vjp(f, x)[1](g)[0])
+                thunks[(impl, name)] = _jax_thunk(grad_only, x, g)
+    return thunks
+
+
+def _torch_candidates(
+    torch: Any, device: str, mode: str, x: np.ndarray, g: np.ndarray, dtype: str
+) -> dict[tuple[str, str], Callable[[], Any]]:
+    """PyTorch thunks of one mode and dtype (inputs converted from float32 copies)."""
+    tdtype = getattr(torch, dtype)
+    x, g = x.copy(), g.copy()  # writable, as torch.from_numpy wants
+    xt = torch.from_numpy(x).to(device=device, dtype=tdtype)
+    gt = torch.from_numpy(g).to(device=device, dtype=tdtype)
+    xt_grad = xt.detach().clone().requires_grad_(True)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    funcs = {"elu": torch.nn.functional.elu, "selu": torch.nn.functional.selu,
+             "celu": torch.nn.functional.celu}
+    thunks: dict[tuple[str, str], Callable[[], Any]] = {}
+    for name, f in funcs.items():
+        if mode == "fwd":
+            def thunk(f: Callable[..., Any] = f) -> Any:
+                with torch.no_grad():
+                    out = f(xt)
+                sync()
+                return out
+        else:
+            def thunk(f: Callable[..., Any] = f) -> Any:
+                (dx,) = torch.autograd.grad(f(xt_grad), xt_grad, gt)
+                sync()
+                return dx
+        thunks[("torch", name)] = thunk
+    return thunks
+
+
+def elementwise_benchmark(
+    n: int, repeats: int, torch: Any, torch_device: str | None
+) -> list[dict[str, Any]]:
+    """Time every (dtype, mode, impl, function) in one interleaved round-robin."""
+    x32 = jax.random.normal(jax.random.key(0), (n,), jnp.float32)
+    g32 = jax.random.normal(jax.random.key(1), (n,), jnp.float32)
+    x_host, g_host = np.asarray(x32), np.asarray(g32)  # float32, for PyTorch
+    thunks: dict[tuple[str, str, str, str], Callable[[], Any]] = {}
+    for dtype in DTYPES:
+        x, g = x32.astype(dtype), g32.astype(dtype)
+        for mode in MODES:
+            group = _jax_candidates(mode, x, g)
+            if torch is not None and torch_device is not None:
+                group |= _torch_candidates(torch, torch_device, mode, x_host, g_host, dtype)
+            for (impl, name), thunk in group.items():
+                thunks[(dtype, mode, impl, name)] = thunk
+    samples = interleaved_times(thunks, repeats)
+    medians = {key: statistics.median(times) for key, times in samples.items()}
+
+    rows = []
+    for (dtype, mode, impl, name), t in medians.items():
+        floor_t = medians[(dtype, mode, "floor", "x*2" if mode == "fwd" else "x*g")]
+        copy_t = medians[(dtype, "fwd", "floor", "x*2")]
+        itemsize = jnp.dtype(dtype).itemsize
+        nbytes = ARRAYS_MOVED[mode] * n * itemsize
+        copy_bandwidth = ARRAYS_MOVED["fwd"] * n * itemsize / copy_t
+        ref = medians.get((dtype, mode, "jax.nn", name))
+        rows.append({
+            "dtype": dtype,
+            "mode": mode,
+            "impl": impl,
+            "function": name,
+            "time_s": t,
+            "min_time_s": min(samples[(dtype, mode, impl, name)]),
+            "ratio_to_floor": t / floor_t,
+            "ratio_to_jax_nn": t / ref if ref is not None else None,
+            "bytes_moved": nbytes,
+            "bandwidth_GBps": nbytes / t / 1e9,
+            "fraction_of_copy_bandwidth": nbytes / t / copy_bandwidth,
+        })
+    return rows
+
+
+# --------------------------------------------------------------------------
+# Residuals
+# --------------------------------------------------------------------------
+
+
+def residual_arrays(f: Callable[[jax.Array], jax.Array], n: int, dtype: str) -> list[Any]:
+    """Shapes/dtypes of the residuals that ``jax.vjp(f, x)`` keeps for the reverse pass.
+
+    The VJP closure is a pytree (``jax.tree_util.Partial``) whose array leaves
+    are the saved residuals (the input itself included, when it is kept).
+    Tracing under ``jax.eval_shape`` gives their shapes without allocating.
+    """
+    def leaves(x: jax.Array) -> list[jax.Array]:
+        return jax.tree_util.tree_leaves(jax.vjp(f, x)[1])
+
+    return jax.eval_shape(leaves, jax.ShapeDtypeStruct((n,), dtype))
+
+
+def residual_benchmark(n: int) -> list[dict[str, Any]]:
+    """Count and size the residuals of every function, implementation and dtype."""
+    rows = []
+    for dtype in DTYPES:
+        for impl in ("jelu", "jax.nn"):
+            for name in FUNCTIONS:
+                arrays = residual_arrays(_jax_fn(impl, name), n, dtype)
+                nbytes = sum(math.prod(a.shape) * a.dtype.itemsize for a in arrays)
+                rows.append({
+                    "dtype": dtype,
+                    "impl": impl,
+                    "function": name,
+                    "count": len(arrays),
+                    "full_size_count": sum(a.shape == (n,) for a in arrays),
+                    "bytes": nbytes,
+                    "bytes_per_element": nbytes / n,
+                    "arrays": [f"{a.dtype}{list(a.shape)}" for a in arrays],
+                })
+    return rows
+
+
+# --------------------------------------------------------------------------
+# MLP train step
+# --------------------------------------------------------------------------
+
+
+def _mlp_params(key: jax.Array, cfg: MlpConfig) -> list[tuple[jax.Array, jax.Array]]:
+    sizes = [cfg.d_in] + [cfg.width] * cfg.depth + [cfg.n_classes]
+    params = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        w = jax.random.normal(jax.random.fold_in(key, i), (fan_in, fan_out)) * math.sqrt(2 / fan_in)
+        params.append((w, jnp.zeros((fan_out,))))
+    return params
+
+
+def _mlp_loss(act: Callable[[jax.Array], jax.Array]) -> Callable[..., jax.Array]:
+    def loss(params: list[tuple[jax.Array, jax.Array]], x: jax.Array, y: jax.Array) -> jax.Array:
+        h = x
+        for w, b in params[:-1]:
+            h = act(h @ w + b)
+        w, b = params[-1]
+        logp = jax.nn.log_softmax(h @ w + b)
+        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+    return loss
+
+
+def _trainer_step() -> tuple[Callable[[], Any] | None, dict[str, Any]]:
+    """Build a thunk running one train step of examples/train.py's default model.
+
+    Returns (None, {"status": "skipped", "note": why}) when the trainer is not
+    importable or lacks the needed interface.
+    """
+    if not (EXAMPLES_DIR / "train.py").is_file():
+        return None, {"status": "skipped", "note": "examples/train.py not found"}
+    sys.path.insert(0, str(EXAMPLES_DIR))
+    try:
+        train = importlib.import_module("train")
+        return _build_trainer_step(train)
+    except Exception as exc:  # noqa: BLE001 - report any trainer failure as a skip
+        return None, {"status": "skipped", "note": f"examples/train.py unusable: {type(exc).__name__}: {exc}"}
+    finally:
+        sys.path.remove(str(EXAMPLES_DIR))
+
+
+def _build_trainer_step(train: Any) -> tuple[Callable[[], Any] | None, dict[str, Any]]:
+    """One jitted step (grad + optimizer update) of the trainer's defaults.
+
+    The defaults come from ``train.build_parser().parse_args([])`` and the
+    batch from the trainer's own default data set; the step function is
+    ``train.make_train_step`` exactly as ``train.py`` runs it (it donates the
+    parameters and optimizer state, so the thunk carries them from call to
+    call, as training does).
+    """
+    args = train.build_parser().parse_args([])
+    data = train.prepare_data(args.data, args.seed)
+    activation = train.get_activation(args.activation)
+    optimizer = train.make_optimizer(args.optimizer, args.lr)
+    sizes = [int(data.x_train.shape[1])] + [args.width] * args.depth + [len(data.classes)]
+    params = train.init_params(jax.random.key(args.seed), sizes,
+                               init=train.init_for(args.activation), learn_alpha=args.learn_alpha)
+    mesh = train.make_mesh()
+    replicated = train.NamedSharding(mesh, train.PartitionSpec())
+    batch = train.NamedSharding(mesh, train.PartitionSpec(train.DATA_AXIS))
+    step = train.make_train_step(activation, optimizer, mesh)
+    carried = train.to_global((params, optimizer.init(params)), replicated)
+    xb, yb = train.to_global((data.x_train[: args.batch_size], data.y_train[: args.batch_size]), batch)
+
+    def thunk() -> Any:
+        nonlocal carried
+        new_params, new_opt_state, value, acc = step(*carried, xb, yb)
+        carried = (new_params, new_opt_state)
+        return jax.block_until_ready((new_params, new_opt_state, value, acc))
+
+    description = (f"{args.data}, {args.activation}, {args.depth}x{args.width}, "
+                   f"batch {args.batch_size}, {args.optimizer}")
+    return thunk, {"status": "ok", "description": description, "layer_sizes": sizes,
+                   "batch_size": args.batch_size, "activation": args.activation,
+                   "optimizer": args.optimizer,
+                   "step": "examples/train.py make_train_step (value_and_grad + optimizer update)"}
+
+
+def mlp_benchmark(
+    cfg: MlpConfig, repeats: int, include_trainer: bool
+) -> dict[str, Any]:
+    """Time the jitted value_and_grad step and read its compiled temp memory."""
+    params = _mlp_params(jax.random.key(2), cfg)
+    x = jax.random.normal(jax.random.key(3), (cfg.batch, cfg.d_in))
+    y = jax.random.randint(jax.random.key(4), (cfg.batch,), 0, cfg.n_classes)
+    thunks: dict[str, Callable[[], Any]] = {}
+    temp: dict[str, int | None] = {}
+    for name, act in MLP_ACTIVATIONS.items():
+        compiled = jax.jit(jax.value_and_grad(_mlp_loss(act))).lower(params, x, y).compile()
+        analysis = compiled.memory_analysis()
+        temp[name] = analysis.temp_size_in_bytes if analysis is not None else None
+        thunks[name] = _jax_thunk(compiled, params, x, y)
+
+    trainer: dict[str, Any] = {"status": "skipped", "note": "disabled with --no-trainer"}
+    if include_trainer:
+        trainer_thunk, trainer = _trainer_step()
+        if trainer_thunk is not None:
+            thunks["trainer"] = trainer_thunk
+
+    samples = interleaved_times(thunks, repeats, seed=1)
+    medians = {key: statistics.median(times) for key, times in samples.items()}
+    relu_t, relu_temp = medians["jax.nn.relu"], temp["jax.nn.relu"]
+    rows = []
+    for name in MLP_ACTIVATIONS:
+        rows.append({
+            "activation": name,
+            "time_s": medians[name],
+            "ratio_to_relu_time": medians[name] / relu_t,
+            "temp_bytes": temp[name],
+            "ratio_to_relu_temp": (temp[name] / relu_temp
+                                   if temp[name] is not None and relu_temp else None),
+        })
+    if "trainer" in medians:
+        trainer["time_s"] = medians["trainer"]
+    return {"config": vars(cfg) | {"dtype": "float32", "loss": "mean softmax cross-entropy",
+                                   "step": "jax.jit(jax.value_and_grad(loss))"},
+            "rows": rows, "trainer": trainer}
+
+
+# --------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------
+
+
+def _ms(t: float | None) -> str:
+    return "-" if t is None else f"{t * 1e3:.2f}"
+
+
+def _x(r: float | None) -> str:
+    return "-" if r is None else f"{r:.2f}x"
+
+
+def _mib(b: int | None) -> str:
+    return "-" if b is None else f"{b / 2**20:.1f}"
+
+
+def _residual_cell(row: dict[str, Any], n: int) -> str:
+    """E.g. ``4: 2 bool[n] + 2 float32[n] (10 B/elem)``."""
+    kinds: dict[str, int] = {}
+    for spec in row["arrays"]:
+        kind = spec.replace(f"[{n}]", "[n]")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    parts = " + ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    return f"{row['count']}: {parts} ({row['bytes_per_element']:.4g} B/elem)"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """Render the result as markdown tables with the machine they came from."""
+    meta = result["meta"]
+    v = meta["versions"]
+    lines = [
+        f"Machine: {meta['device_kind']} ({meta['platform']}), CPU {meta['cpu_model']}, "
+        f"{meta['cpus_available']} CPUs; jax {v['jax']}, jaxlib {v['jaxlib']}, numpy {v['numpy']}, "
+        f"torch {v['torch'] or 'absent'}, jelu {v['jelu']}; {meta['date']}.",
+        f"Command: `{meta['command']}` (n = {meta['n']}, {meta['repeats']} interleaved repeats, "
+        f"median; MLP {meta['mlp_repeats']} repeats).",
+        "",
+        "Elementwise: median ms; `/floor` = time / the jitted `x * 2` (fwd) or `x * g` (fwd+bwd) "
+        "floor; `%copy` = jelu's achieved bandwidth as a fraction of the `x * 2` copy bandwidth.",
+        "",
+        "| dtype | pass | fn | floor ms | jelu ms | jax.nn ms | torch ms | jelu/floor | jax.nn/floor "
+        "| torch/floor | jelu/jax.nn | torch/jax.nn | jelu %copy |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    index = {(r["dtype"], r["mode"], r["impl"], r["function"]): r for r in result["elementwise"]}
+    for dtype in DTYPES:
+        for mode in MODES:
+            floor = index[(dtype, mode, "floor", "x*2" if mode == "fwd" else "x*g")]
+            for name in FUNCTIONS:
+                row = {impl: index.get((dtype, mode, impl, name)) for impl in IMPLS[1:]}
+                get = lambda impl, key: row[impl][key] if row[impl] else None  # noqa: E731
+                frac = get("jelu", "fraction_of_copy_bandwidth")
+                lines.append(
+                    f"| {dtype} | {mode} | {name} | {_ms(floor['time_s'])} | {_ms(get('jelu', 'time_s'))} "
+                    f"| {_ms(get('jax.nn', 'time_s'))} | {_ms(get('torch', 'time_s'))} "
+                    f"| {_x(get('jelu', 'ratio_to_floor'))} | {_x(get('jax.nn', 'ratio_to_floor'))} "
+                    f"| {_x(get('torch', 'ratio_to_floor'))} | {_x(get('jelu', 'ratio_to_jax_nn'))} "
+                    f"| {_x(get('torch', 'ratio_to_jax_nn'))} | {'-' if frac is None else f'{frac:.0%}'} |"
+                )
+    lines += [
+        "",
+        "fwd+bwd: JAX = `jax.jit(lambda x, g: jax.vjp(f, x)[1](g)[0])` (gradient only); "
+        "PyTorch = autograd forward + `torch.autograd.grad` (also writes the forward output).",
+        "",
+        "Residuals kept for the reverse pass per call (leaves of the `jax.vjp(f, x)` closure, "
+        "traced with `jax.eval_shape`): count: arrays by dtype and shape (bytes per input element).",
+        "",
+        "| dtype | fn | jelu | jax.nn |",
+        "|---|---|---|---|",
+    ]
+    res = {(r["dtype"], r["impl"], r["function"]): r for r in result["residuals"]}
+    for dtype in DTYPES:
+        for name in FUNCTIONS:
+            cells = [_residual_cell(res[(dtype, impl, name)], meta["n"]) for impl in ("jelu", "jax.nn")]
+            lines.append(f"| {dtype} | {name} | {cells[0]} | {cells[1]} |")
+    mlp = result["mlp"]
+    cfg = mlp["config"]
+    lines += [
+        "",
+        f"MLP train step: {cfg['depth']} hidden layers x {cfg['width']}, input {cfg['d_in']}, "
+        f"{cfg['n_classes']} classes, batch {cfg['batch']}, float32, `{cfg['step']}`.",
+        "",
+        "| activation | step ms | x relu time | temp MiB | x relu temp |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for r in mlp["rows"]:
+        lines.append(f"| {r['activation']} | {_ms(r['time_s'])} | {_x(r['ratio_to_relu_time'])} "
+                     f"| {_mib(r['temp_bytes'])} | {_x(r['ratio_to_relu_temp'])} |")
+    trainer = mlp["trainer"]
+    if trainer["status"] == "ok":
+        lines.append(f"| trainer default ({trainer['description']}) | {_ms(trainer['time_s'])} | - | - | - |")
+    else:
+        lines.append(f"\nTrainer default model: skipped ({trainer['note']}).")
+    lines += ["", *(f"- {note}" for note in result["notes"])]
+    return "\n".join(lines) + "\n"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write text to path via a temporary file in the same directory and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run all benchmarks, print the markdown report, write JSON and markdown."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    settings = parse_args(argv)
+    start = time.perf_counter()
+    torch, torch_device, torch_note = (None, None, "PyTorch disabled with --no-torch")
+    if settings.torch:
+        torch, torch_device, torch_note = _import_torch(jax.default_backend())
+    result: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "meta": environment(settings, argv, torch)}
+    result["elementwise"] = elementwise_benchmark(settings.n, settings.repeats, torch, torch_device)
+    result["residuals"] = residual_benchmark(settings.n)
+    result["mlp"] = mlp_benchmark(settings.mlp, settings.mlp_repeats, settings.trainer)
+    result["notes"] = [
+        torch_note,
+        "Times are medians over interleaved repeats (shuffled round-robin, blocking on each "
+        "result); compilation and warm-up calls excluded. Compare ratios within one run only.",
+        "Inputs: x, g ~ N(0, 1) drawn in float32 (then cast), so about half of x is negative.",
+        "Bandwidth = minimal bytes (fwd: read x + write y; fwd+bwd: read x, g + write dx) / time.",
+    ]
+    if settings.quick:
+        result["notes"].append("--quick: tiny sizes, a smoke test; these numbers mean nothing.")
+    result["meta"]["total_seconds"] = time.perf_counter() - start
+    report = markdown(result)
+    _write_atomic(settings.out, json.dumps(result, indent=2) + "\n")
+    _write_atomic(settings.md, report)
+    print(report, end="")
+    print(f"Wrote {settings.out} and {settings.md} in {result['meta']['total_seconds']:.0f} s.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

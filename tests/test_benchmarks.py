@@ -1,0 +1,201 @@
+"""Tests of benchmarks/run.py: a ``--quick`` run's JSON schema and facts that could fail.
+
+The quick run (tiny sizes, 2 repeats) is a smoke test of the harness, so no
+assertion here compares timings with each other; they check that every row is
+there, that the derived fields are the arithmetic they claim to be, and facts
+known independently of the harness (jax.nn.elu's residuals, the bytes an
+elementwise pass must move, the compiled temp memory ordering).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.ad_checkpoint
+import jax.numpy as jnp
+import pytest
+
+import jelu
+
+REPO = Path(__file__).resolve().parent.parent
+RUN = REPO / "benchmarks" / "run.py"
+N = 4096  # elements per elementwise call in the quick run
+ITEMSIZE = {"float32": 4, "bfloat16": 2}
+FUNCTIONS = ("elu", "selu", "celu")
+
+
+def _load_run_module() -> Any:
+    spec = importlib.util.spec_from_file_location("benchmarks_run", RUN)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run ``benchmarks/run.py --quick`` once; return its JSON, markdown and stdout."""
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--n", str(N), "--out", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return {
+        "json": json.loads(out.read_text()),
+        "md": out.with_suffix(".md").read_text(),
+        "stdout": proc.stdout,
+    }
+
+
+def _torch_expected() -> bool:
+    return importlib.util.find_spec("torch") is not None and jax.default_backend() == "cpu"
+
+
+def test_meta_describes_this_run(quick: dict[str, Any]) -> None:
+    meta = quick["json"]["meta"]
+    assert quick["json"]["schema_version"] == 1
+    assert meta["n"] == N and meta["quick"] is True
+    assert meta["repeats"] >= 1 and meta["mlp_repeats"] >= 1
+    assert meta["platform"] == jax.default_backend()
+    assert meta["device_kind"] == jax.devices()[0].device_kind
+    assert meta["versions"]["jax"] == jax.__version__
+    assert meta["versions"]["jelu"] == jelu.__version__
+    assert meta["cpu_model"] and meta["date"][:2] == "20"
+    assert meta["total_seconds"] > 0
+
+
+def test_every_elementwise_row_present_once(quick: dict[str, Any]) -> None:
+    rows = quick["json"]["elementwise"]
+    keys = [(r["dtype"], r["mode"], r["impl"], r["function"]) for r in rows]
+    impls = ["jelu", "jax.nn"] + (["torch"] if _torch_expected() else [])
+    expected = set()
+    for dtype in ITEMSIZE:
+        expected |= {(dtype, "fwd", "floor", "x*2"), (dtype, "fwd+bwd", "floor", "x*g")}
+        for mode in ("fwd", "fwd+bwd"):
+            expected |= {(dtype, mode, impl, fn) for impl in impls for fn in FUNCTIONS}
+    assert len(keys) == len(set(keys))
+    assert set(keys) == expected
+
+
+def test_elementwise_derived_fields_are_consistent(quick: dict[str, Any]) -> None:
+    rows = quick["json"]["elementwise"]
+    index = {(r["dtype"], r["mode"], r["impl"], r["function"]): r for r in rows}
+    for r in rows:
+        assert 0 < r["min_time_s"] <= r["time_s"] < 10
+        floor = index[(r["dtype"], r["mode"], "floor", "x*2" if r["mode"] == "fwd" else "x*g")]
+        assert r["ratio_to_floor"] == pytest.approx(r["time_s"] / floor["time_s"], rel=1e-12)
+        if r["impl"] == "floor":
+            assert r["ratio_to_jax_nn"] is None
+        else:
+            ref = index[(r["dtype"], r["mode"], "jax.nn", r["function"])]
+            assert r["ratio_to_jax_nn"] == pytest.approx(r["time_s"] / ref["time_s"], rel=1e-12)
+        # fwd reads x and writes y; the gradient reads x and g and writes dx.
+        arrays = 2 if r["mode"] == "fwd" else 3
+        assert r["bytes_moved"] == arrays * N * ITEMSIZE[r["dtype"]]
+        assert r["bandwidth_GBps"] == pytest.approx(r["bytes_moved"] / r["time_s"] / 1e9, rel=1e-12)
+        copy = index[(r["dtype"], "fwd", "floor", "x*2")]
+        copy_bw = 2 * N * ITEMSIZE[r["dtype"]] / copy["time_s"]
+        assert r["fraction_of_copy_bandwidth"] == pytest.approx(
+            r["bytes_moved"] / r["time_s"] / copy_bw, rel=1e-12)
+    assert all(index[(d, "fwd", "floor", "x*2")]["fraction_of_copy_bandwidth"] == pytest.approx(1.0)
+               for d in ITEMSIZE)
+
+
+@pytest.mark.parametrize("dtype", list(ITEMSIZE))
+def test_jax_nn_elu_keeps_two_masks_and_two_float_arrays(quick: dict[str, Any], dtype: str) -> None:
+    # Known fact for jax 0.10 (checked by hand with print_saved_residuals):
+    # jax.nn.elu's VJP keeps two boolean masks and two float arrays of size n.
+    row = next(r for r in quick["json"]["residuals"]
+               if (r["dtype"], r["impl"], r["function"]) == (dtype, "jax.nn", "elu"))
+    assert row["count"] == row["full_size_count"] == 4
+    assert sorted(row["arrays"]) == sorted([f"bool[{N}]"] * 2 + [f"{dtype}[{N}]"] * 2)
+    assert row["bytes"] == 2 * N * 1 + 2 * N * ITEMSIZE[dtype]
+    assert row["bytes_per_element"] == pytest.approx(row["bytes"] / N)
+
+
+@pytest.mark.parametrize("impl", ["jelu", "jax.nn"])
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_residual_count_matches_print_saved_residuals(
+    quick: dict[str, Any], impl: str, name: str
+) -> None:
+    """The harness's method (VJP closure leaves) agrees with JAX's own report."""
+    f = getattr(jelu if impl == "jelu" else jax.nn, name)
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        jax.ad_checkpoint.print_saved_residuals(f, jnp.ones((N,), jnp.float32))
+    reported = [line for line in buffer.getvalue().splitlines() if line.strip()]
+    row = next(r for r in quick["json"]["residuals"]
+               if (r["dtype"], r["impl"], r["function"]) == ("float32", impl, name))
+    assert row["count"] == len(reported)
+    assert sum(line.split()[0].endswith(f"[{N}]") for line in reported) == row["full_size_count"]
+
+
+def test_mlp_rows_memory_order_and_ratios(quick: dict[str, Any]) -> None:
+    mlp = quick["json"]["mlp"]
+    rows = {r["activation"]: r for r in mlp["rows"]}
+    assert set(rows) == {"jelu.elu", "jax.nn.elu", "jax.nn.relu", "identity"}
+    relu = rows["jax.nn.relu"]
+    for r in rows.values():
+        assert r["time_s"] > 0
+        assert r["ratio_to_relu_time"] == pytest.approx(r["time_s"] / relu["time_s"], rel=1e-12)
+        assert isinstance(r["temp_bytes"], int) and r["temp_bytes"] >= 0
+        assert r["ratio_to_relu_temp"] == pytest.approx(r["temp_bytes"] / relu["temp_bytes"], rel=1e-12)
+    # relu's backward needs only a mask of the pre-activations; elu's more.
+    assert rows["identity"]["temp_bytes"] <= relu["temp_bytes"] <= rows["jax.nn.elu"]["temp_bytes"]
+
+
+def test_trainer_row_runs_when_the_trainer_can(quick: dict[str, Any]) -> None:
+    trainer = quick["json"]["mlp"]["trainer"]
+    runnable = (REPO / "examples" / "train.py").is_file() and all(
+        importlib.util.find_spec(m) is not None for m in ("optax", "sklearn"))
+    assert trainer["status"] == ("ok" if runnable else "skipped"), trainer.get("note")
+    if runnable:
+        assert trainer["time_s"] > 0 and trainer["layer_sizes"][0] > 0
+    else:
+        assert trainer["note"]
+
+
+def test_markdown_is_printed_and_saved(quick: dict[str, Any]) -> None:
+    assert quick["stdout"].startswith(quick["md"])
+    assert "| dtype | pass | fn | floor ms | jelu ms |" in quick["md"]
+    assert quick["md"].count("| float32 | fwd |") == len(FUNCTIONS)
+    assert "| jax.nn.relu |" in quick["md"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [["--n", "abc"], ["--n", "0"], ["--repeats", "0"], ["--mlp-repeats", "x"],
+     ["--out", "{tmp}/missing/results.json"], ["--out", "{tmp}"]],
+)
+def test_bad_input_one_line_exit_2_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: list[str]
+) -> None:
+    run = _load_run_module()
+    out = tmp_path / "results.json"
+    out.write_text("previous")
+    argv = [arg.format(tmp=tmp_path) for arg in bad]
+    if "--out" not in argv:
+        argv += ["--out", str(out)]
+    with pytest.raises(SystemExit) as exc:
+        run.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "error" in err and "Traceback" not in err
+    assert out.read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+
+
+def test_parse_n_accepts_powers() -> None:
+    run = _load_run_module()
+    assert run._parse_n("2**24") == run._parse_n("2^24") == run._parse_n("16777216") == 2**24
+    assert math.log2(run.parse_args(["--quick"]).n).is_integer()
