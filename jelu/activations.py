@@ -185,10 +185,9 @@ def _round(a, dtype) -> Array:
     return hi.astype(dtype)
 
 
-def _pow2(k: Array, c: _Consts) -> Array:
-    """2**k for integer-valued float k with ``1 - bias <= k <= 0``, exactly."""
-    bits = (k.astype(c.int) + c.bias) << c.mant
-    return lax.bitcast_convert_type(bits, k.dtype)
+def _pow2(k: Array, c: _Consts, dtype) -> Array:
+    """2**k, exactly, for an integer array k with ``1 - bias <= k <= bias``."""
+    return lax.bitcast_convert_type((k + c.bias) << c.mant, dtype)
 
 
 # --------------------------------------------------------------------------
@@ -207,14 +206,14 @@ class _Parts(NamedTuple):
 
     r: Array
     tail: Array
-    k: Array
+    k: Array  # an integer array
     one: Array  # an opaque 1.0; see _neg_branch
 
     def expm1(self, c=(None, None), exact=False):
         """``c * expm1(u)`` as a double word; ``c = (hi, lo)``, None for 1 or no lo."""
         r, tail, one = self.r, self.tail, self.one
         cst = _F64 if r.dtype == np.float64 else _F32
-        s = _pow2(jnp.maximum(self.k, 1 - cst.bias), cst)  # below, expm1 is -1 anyway
+        s = _pow2(jnp.maximum(self.k, 1 - cst.bias), cst, r.dtype)  # below, expm1 is -1 anyway
         if not exact and c[0] is None:  # 4 operations, within 0.8 ULP
             return s * (r + tail) + (s - one), None
         if not exact:  # keep expm1 as a double word, so that c * expm1 stays within 1 ULP
@@ -233,7 +232,7 @@ class _Parts(NamedTuple):
         """
         cst = _F64 if self.r.dtype == np.float64 else _F32
         m = 512 if cst is _F64 else 64
-        big = _pow2(self.k + m, cst)  # normal for every k >= xmin / ln 2
+        big = _pow2(self.k + m, cst, self.r.dtype)  # normal for every k >= xmin / ln 2
         g_hi, g_err = _fast2sum(self.one, self.r)
         hi, lo = _dw_mul(_fast2sum(g_hi, g_err + self.tail), *scale, exact=exact)
         if div is not None:
@@ -258,13 +257,19 @@ def _neg_branch(u: Array, u_lo: Array | None = None) -> _Parts:
     dt = u.dtype
     cst = _F64 if dt == np.float64 else _F32
     # XLA's algebraic simplifier rewrites (a + 1) - 1 into a, which would erase
-    # the rounding errors that Fast2Sum recovers; a 1 it cannot see through
-    # (the barrier is removed after simplification) keeps them.
+    # the rounding errors that Fast2Sum recovers (and the rounding of k below);
+    # constants it cannot see through (the barrier is removed after
+    # simplification) keep them.
     one = lax.optimization_barrier(np.asarray(1.0, dt))
     u = lax.clamp(np.asarray(cst.xmin, dt), u, np.asarray(0.0, dt))
 
-    # Range reduction: u = k ln2 + r + r_err, k an integer-valued float.
-    k = lax.round(u * np.asarray(_INV_LN2, dt), lax.RoundingMethod.TO_NEAREST_EVEN)
+    # Range reduction: u = k ln2 + r + r_err. Adding 1.5 * 2^mant rounds u / ln2
+    # to an integer k and leaves k in the low bits of the sum, so that 2^k needs
+    # no float-to-int conversion (which XLA's CPU backend makes slow).
+    shifter = lax.optimization_barrier(np.asarray(1.5 * 2.0**cst.mant, dt))
+    k_shifted = u * np.asarray(_INV_LN2, dt) + shifter
+    k = k_shifted - shifter
+    k_int = lax.bitcast_convert_type(k_shifted, cst.int) - lax.bitcast_convert_type(shifter, cst.int)
     hi = u - k * np.asarray(cst.ln2_hi, dt)  # exact
     lo = k * np.asarray(cst.ln2_lo, dt)
     if u_lo is not None:
@@ -277,7 +282,7 @@ def _neg_branch(u: Array, u_lo: Array | None = None) -> _Parts:
     for coef in cst.poly[1:]:
         q = q * r + np.asarray(coef, dt)
     tail = (r * r) * (0.5 + r * q) + (r_err + r_err * r)
-    return _Parts(r, tail, k, one)
+    return _Parts(r, tail, k_int, one)
 
 
 # --------------------------------------------------------------------------
