@@ -139,28 +139,33 @@ def _residual(x: Array, u: Array, a: Array) -> Array:
     return ((x - u1 * a1) - (u1 * a2 + u2 * a1)) - u2 * a2
 
 
+def _scale_up_tiny(v: Array, below: float = 2.0**-60, by: float = 2.0**64) -> tuple[Array, Array]:
+    """Powers of two ``(up, 1 / up)``: ``by`` where ``|v| < below``, else 1.
+
+    Scaling tiny operands up keeps the partial products of Dekker's algorithms
+    from flushing to zero; multiplying by ``1 / up`` undoes it exactly.
+    """
+    tiny = jnp.abs(v) < below
+    one = np.asarray(1, v.dtype)
+    return jnp.where(tiny, np.asarray(by, v.dtype), one), jnp.where(tiny, np.asarray(1 / by, v.dtype), one)
+
+
 def _dw_mul(a, b_hi, b_lo=None, exact=False):
     """``(a_hi + a_lo) * (b_hi + b_lo)`` as a double word.
 
-    With ``exact`` the product's own rounding error is kept too, and the low
-    word is only a sticky bit for ``_round`` (its sign and whether it is 0 are
-    exact; tiny products are computed scaled up so that it does not flush).
+    With ``exact`` the product's own rounding error is kept too (callers keep
+    the operands far from the underflow threshold, so that it does not flush).
     """
     a_hi, a_lo = a
     if b_hi is None:
         return a
-    if exact:
-        dt = a_hi.dtype
-        up = jnp.where(jnp.abs(a_hi) < 2.0**-60, np.asarray(2.0**64, dt), np.asarray(1, dt))
-        a_hi, a_lo = a_hi * up, a_lo * up
     p = a_hi * b_hi
     t = a_lo * b_hi
     if b_lo is not None:
         t = t + a_hi * b_lo
     if not exact:
         return _fast2sum(p, t)
-    hi, lo = _fast2sum(p, t - _residual(p, a_hi, b_hi))  # adds a_hi * b_hi - p
-    return hi / up, lo
+    return _fast2sum(p, t - _residual(p, a_hi, b_hi))  # adds a_hi * b_hi - p
 
 
 def _dw_div(a, d):
@@ -223,8 +228,13 @@ class _Parts(NamedTuple):
             return _dw_mul((hi1, s * tail + err1), *c)
         a, a_err = _fast2sum(-one, s)  # s - 1, also where it is inexact (k < -24)
         hi1, err1 = _fast2sum(a, s * r)
-        em1 = _fast2sum(hi1, s * tail + (err1 + a_err))
-        return _dw_mul(em1, *c, exact=True)
+        em1_hi, em1_lo = _fast2sum(hi1, s * tail + (err1 + a_err))
+        # |expm1| <= 1: scaled by 2^64, no partial product of c * expm1 flushes;
+        # the low word is then only a sticky bit for _round (its sign and
+        # whether it is 0 are exact).
+        up = np.asarray(2.0**64, r.dtype)
+        hi, lo = _dw_mul((em1_hi * up, em1_lo * up), *c, exact=True)
+        return hi * np.asarray(2.0**-64, r.dtype), lo
 
     def exp(self, scale=(None, None), div=None, exact=False):
         """``scale * exp(u) [/ div]`` as a double word.
@@ -456,11 +466,11 @@ def _times_const(x: Array, value: str, exact: bool):
         piece = float(np.ldexp(np.round(np.ldexp(m, 12)), e - 12))
         pieces.append(np.asarray(piece, ct))
         rest -= Decimal(piece)
-    up = jnp.where(jnp.abs(x) < 2.0**-60, np.asarray(2.0**64, ct), np.asarray(1, ct))  # as in _dw_mul
+    up, down = _scale_up_tiny(x)
     x = x * up
     x_finite = jnp.minimum(x, np.finfo(ct).max)
     hi, lo = _fast2sum(x * pieces[0], x_finite * pieces[1] + x_finite * np.asarray(float(rest), ct))
-    return hi / up, lo  # lo: a sticky bit for _round
+    return hi * down, lo  # lo: a sticky bit for _round
 
 
 @jax.custom_jvp
@@ -534,13 +544,18 @@ def selu(x: ArrayLike) -> Array:
 
 
 def _celu_arg(x: Array, alpha: Array) -> tuple[Array, Array]:
-    """``u + u_lo = min(x, 0) / alpha`` to about twice the working precision."""
+    """``u + u_lo = min(x, 0) / alpha`` to about twice the working precision.
+
+    ``u`` need not be correctly rounded: ``u_lo`` is computed from the exact
+    residual ``x - u alpha``. Multiplying by ``1 / alpha`` (one division per
+    alpha, not per element) is what keeps CELU as fast as ELU.
+    """
     xmin = np.asarray(_F64.xmin if x.dtype == np.float64 else _F32.xmin, x.dtype)
+    inv = 1 / alpha
     xn = jnp.maximum(jnp.minimum(x, 0), alpha * xmin)  # keeps u in the kernel's range
-    u = xn / alpha
-    # Scale tiny arguments up so that no partial product of the residual flushes to 0.
-    scale = jnp.where(jnp.abs(xn) < 2.0**-40, np.asarray(2.0**50, x.dtype), np.asarray(1.0, x.dtype))
-    return u, _residual(xn * scale, u * scale, alpha) / (alpha * scale)
+    u = xn * inv
+    up, down = _scale_up_tiny(xn, 2.0**-40, 2.0**50)
+    return u, _residual(xn * up, u * up, alpha) * (inv * down)
 
 
 @jax.custom_jvp
@@ -633,4 +648,6 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
       https://arxiv.org/abs/1704.07483
     """
     x = _as_float(x, "celu")
+    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and alpha == 1:
+        return _elu(x, None)[0]  # celu(x, 1) is elu(x, 1), derivatives included
     return _celu(x, _as_alpha(alpha, x, "celu", positive=True))[0]
