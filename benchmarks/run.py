@@ -471,59 +471,66 @@ def _mlp_loss(act: Callable[[jax.Array], jax.Array]) -> Callable[..., jax.Array]
     return loss
 
 
-def _trainer_step() -> tuple[Callable[[], Any] | None, dict[str, Any]]:
-    """Build a thunk running one train step of examples/train.py's default model.
+TRAINER_ACTIVATIONS = ("elu", "relu", "jax-elu")  # jelu's elu against jax.nn's relu and elu
+TRAINER_STEPS_PER_SAMPLE = 100  # a step takes a few hundred microseconds on 2 CPU cores
 
-    Returns (None, {"status": "skipped", "note": why}) when the trainer is not
+
+def _trainer_steps() -> tuple[dict[str, Callable[[], Any]], dict[str, Any]]:
+    """Thunks running train steps of examples/train.py's default model, per activation.
+
+    Returns ({}, {"status": "skipped", "note": why}) when the trainer is not
     importable or lacks the needed interface.
     """
     if not (EXAMPLES_DIR / "train.py").is_file():
-        return None, {"status": "skipped", "note": "examples/train.py not found"}
+        return {}, {"status": "skipped", "note": "examples/train.py not found"}
     sys.path.insert(0, str(EXAMPLES_DIR))
     try:
         train = importlib.import_module("train")
-        return _build_trainer_step(train)
+        return _build_trainer_steps(train)
     except Exception as exc:  # noqa: BLE001 - report any trainer failure as a skip
-        return None, {"status": "skipped", "note": f"examples/train.py unusable: {type(exc).__name__}: {exc}"}
+        return {}, {"status": "skipped", "note": f"examples/train.py unusable: {type(exc).__name__}: {exc}"}
     finally:
         sys.path.remove(str(EXAMPLES_DIR))
 
 
-def _build_trainer_step(train: Any) -> tuple[Callable[[], Any] | None, dict[str, Any]]:
-    """One jitted step (grad + optimizer update) of the trainer's defaults.
+def _build_trainer_steps(train: Any) -> tuple[dict[str, Callable[[], Any]], dict[str, Any]]:
+    """Jitted steps (grad + optimizer update) of the trainer's defaults, one per activation.
 
     The defaults come from ``train.build_parser().parse_args([])`` and the
     batch from the trainer's own default data set; the step function is
     ``train.make_train_step`` exactly as ``train.py`` runs it (it donates the
-    parameters and optimizer state, so the thunk carries them from call to
-    call, as training does).
+    parameters and optimizer state, so each thunk carries them from call to
+    call, as training does). A thunk runs ``TRAINER_STEPS_PER_SAMPLE`` steps.
     """
     args = train.build_parser().parse_args([])
     data = train.prepare_data(args.data, args.seed)
-    activation = train.get_activation(args.activation)
     optimizer = train.make_optimizer(args.optimizer, args.lr)
     sizes = [int(data.x_train.shape[1])] + [args.width] * args.depth + [len(data.classes)]
-    params = train.init_params(jax.random.key(args.seed), sizes,
-                               init=train.init_for(args.activation), learn_alpha=args.learn_alpha)
     mesh = train.make_mesh()
     replicated = train.NamedSharding(mesh, train.PartitionSpec())
     batch = train.NamedSharding(mesh, train.PartitionSpec(train.DATA_AXIS))
-    step = train.make_train_step(activation, optimizer, mesh)
-    carried = train.to_global((params, optimizer.init(params)), replicated)
     xb, yb = train.to_global((data.x_train[: args.batch_size], data.y_train[: args.batch_size]), batch)
 
-    def thunk() -> Any:
-        nonlocal carried
-        new_params, new_opt_state, value, acc = step(*carried, xb, yb)
-        carried = (new_params, new_opt_state)
-        return jax.block_until_ready((new_params, new_opt_state, value, acc))
+    def make_thunk(name: str) -> Callable[[], Any]:
+        params = train.init_params(jax.random.key(args.seed), sizes, init=train.init_for(name))
+        step = train.make_train_step(train.get_activation(name), optimizer, mesh)
+        carried = train.to_global((params, optimizer.init(params)), replicated)
 
-    description = (f"{args.data}, {args.activation}, {args.depth}x{args.width}, "
-                   f"batch {args.batch_size}, {args.optimizer}")
-    return thunk, {"status": "ok", "description": description, "layer_sizes": sizes,
-                   "batch_size": args.batch_size, "activation": args.activation,
-                   "optimizer": args.optimizer,
-                   "step": "examples/train.py make_train_step (value_and_grad + optimizer update)"}
+        def thunk() -> Any:
+            nonlocal carried
+            for _ in range(TRAINER_STEPS_PER_SAMPLE):
+                new_params, new_opt_state, value, acc = step(*carried, xb, yb)
+                carried = (new_params, new_opt_state)
+            return jax.block_until_ready((new_params, new_opt_state, value, acc))
+
+        return thunk
+
+    thunks = {f"trainer:{name}": make_thunk(name) for name in TRAINER_ACTIVATIONS}
+    description = f"{args.data}, {args.depth}x{args.width}, batch {args.batch_size}, {args.optimizer}"
+    return thunks, {"status": "ok", "description": description, "layer_sizes": sizes,
+                    "batch_size": args.batch_size, "activations": list(TRAINER_ACTIVATIONS),
+                    "optimizer": args.optimizer, "steps_per_sample": TRAINER_STEPS_PER_SAMPLE,
+                    "step": "examples/train.py make_train_step (value_and_grad + optimizer update)"}
 
 
 def mlp_benchmark(
@@ -543,9 +550,8 @@ def mlp_benchmark(
 
     trainer: dict[str, Any] = {"status": "skipped", "note": "disabled with --no-trainer"}
     if include_trainer:
-        trainer_thunk, trainer = _trainer_step()
-        if trainer_thunk is not None:
-            thunks["trainer"] = trainer_thunk
+        trainer_thunks, trainer = _trainer_steps()
+        thunks.update(trainer_thunks)
 
     samples = interleaved_times(thunks, repeats, seed=1)
     medians = {key: statistics.median(times) for key, times in samples.items()}
@@ -560,8 +566,10 @@ def mlp_benchmark(
             "ratio_to_relu_temp": (temp[name] / relu_temp
                                    if temp[name] is not None and relu_temp else None),
         })
-    if "trainer" in medians:
-        trainer["time_s"] = medians["trainer"]
+    if trainer["status"] == "ok":
+        per_step = {name: medians[f"trainer:{name}"] / TRAINER_STEPS_PER_SAMPLE for name in TRAINER_ACTIVATIONS}
+        trainer["step_time_s"] = per_step
+        trainer["ratio_to_relu_time"] = {name: t / per_step["relu"] for name, t in per_step.items()}
     return {"config": vars(cfg) | {"dtype": "float32", "loss": "mean softmax cross-entropy",
                                    "step": "jax.jit(jax.value_and_grad(loss))"},
             "rows": rows, "trainer": trainer}
@@ -658,7 +666,12 @@ def markdown(result: dict[str, Any]) -> str:
                      f"| {_mib(r['temp_bytes'])} | {_x(r['ratio_to_relu_temp'])} |")
     trainer = mlp["trainer"]
     if trainer["status"] == "ok":
-        lines.append(f"| trainer default ({trainer['description']}) | {_ms(trainer['time_s'])} | - | - | - |")
+        lines += ["", f"examples/train.py default model ({trainer['description']}), one train step "
+                  f"(gradient + optimizer update; medians of {trainer['steps_per_sample']}-step samples):", "",
+                  "| activation | step µs | x relu time |", "|---|--:|--:|"]
+        for name in trainer["activations"]:
+            lines.append(f"| {name} | {trainer['step_time_s'][name] * 1e6:.0f} "
+                         f"| {_x(trainer['ratio_to_relu_time'][name])} |")
     else:
         lines.append(f"\nTrainer default model: skipped ({trainer['note']}).")
     lines += ["", *(f"- {note}" for note in result["notes"])]

@@ -160,7 +160,12 @@ def test_trainer_row_runs_when_the_trainer_can(quick: dict[str, Any]) -> None:
         importlib.util.find_spec(m) is not None for m in ("optax", "sklearn"))
     assert trainer["status"] == ("ok" if runnable else "skipped"), trainer.get("note")
     if runnable:
-        assert trainer["time_s"] > 0 and trainer["layer_sizes"][0] > 0
+        assert trainer["layer_sizes"][0] > 0
+        assert set(trainer["step_time_s"]) == {"elu", "relu", "jax-elu"}
+        for name, t in trainer["step_time_s"].items():
+            assert t > 0
+            ratio = trainer["ratio_to_relu_time"][name]
+            assert ratio == pytest.approx(t / trainer["step_time_s"]["relu"], rel=1e-12)
     else:
         assert trainer["note"]
 
