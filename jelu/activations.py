@@ -257,9 +257,10 @@ class _Parts(NamedTuple):
 def _neg_branch(u: Array, u_lo: Array | None = None) -> _Parts:
     """Range reduction and polynomial of ``expm1`` and ``exp`` for ``u <= 0``.
 
-    ``u`` is float32 or float64 and is clamped to ``[xmin, 0]`` (positive
-    inputs give the values at 0, -inf gives -1 and 0, NaN stays NaN); ``u_lo``
-    is an optional small correction to the argument.
+    ``u`` is float32 or float64 and is clamped below at ``xmin`` (-inf gives
+    -1 and 0, NaN stays NaN); what it gives for ``u > 0`` is meaningless and
+    every caller selects something else there. ``u_lo`` is an optional small
+    correction to the argument.
 
     Method: ``u = k ln2 + r`` with ``|r| <= ln2 / 2`` (Cody-Waite, keeping the
     rounding error of r in ``r_err``); ``expm1(r) = r + tail`` with
@@ -273,7 +274,10 @@ def _neg_branch(u: Array, u_lo: Array | None = None) -> _Parts:
     # constants it cannot see through (the barrier is removed after
     # simplification) keep them.
     one = lax.optimization_barrier(np.asarray(1.0, dt))
-    u = lax.clamp(np.asarray(cst.xmin, dt), u, np.asarray(0.0, dt))
+    # Only the lower clamp: callers select x itself where x > 0, so what the
+    # kernel computes there is never used. A compare and select keep NaN, and
+    # cost less than lax.clamp's NaN- and signed-zero-aware min and max.
+    u = jnp.where(u < cst.xmin, np.asarray(cst.xmin, dt), u)
 
     # Range reduction: u = k ln2 + r + r_err. Adding 1.5 * 2^mant rounds u / ln2
     # to an integer k and leaves k in the low bits of the sum, so that 2^k needs
