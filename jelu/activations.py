@@ -452,6 +452,13 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
 # SELU
 
 
+def _finite(x: Array) -> Array:
+    """x with +inf replaced by the largest float, so that a low-order term
+    ``x * lo`` cannot meet ``inf * hi`` as -inf + inf (NaN stays NaN in x * hi)."""
+    big = np.asarray(np.finfo(x.dtype).max, x.dtype)
+    return jnp.where(x < big, x, big)
+
+
 def _times_const(x: Array, value: str, exact: bool):
     """``x * value`` for a decimal constant, as a double word.
 
@@ -461,8 +468,7 @@ def _times_const(x: Array, value: str, exact: bool):
     ct = x.dtype
     if not exact:
         hi, lo = _const(value, ct)
-        x_finite = jnp.minimum(x, np.finfo(ct).max)  # inf * lo must not meet inf
-        return _fast2sum(x * hi, x_finite * lo)
+        return _fast2sum(x * hi, _finite(x) * lo)
     rest, pieces = Decimal(value), []
     for _ in range(2):
         piece = float(rest)
@@ -472,7 +478,7 @@ def _times_const(x: Array, value: str, exact: bool):
         rest -= Decimal(piece)
     up, down = _scale_up_tiny(x)
     x = x * up
-    x_finite = jnp.minimum(x, np.finfo(ct).max)
+    x_finite = _finite(x)
     hi, lo = _fast2sum(x * pieces[0], x_finite * pieces[1] + x_finite * np.asarray(float(rest), ct))
     return hi * down, lo  # lo: a sticky bit for _round
 
@@ -556,7 +562,9 @@ def _celu_arg(x: Array, alpha: Array) -> tuple[Array, Array]:
     """
     xmin = np.asarray(_F64.xmin if x.dtype == np.float64 else _F32.xmin, x.dtype)
     inv = 1 / alpha
-    xn = jnp.maximum(jnp.minimum(x, 0), alpha * xmin)  # keeps u in the kernel's range
+    lowest = alpha * xmin  # keeps u in the kernel's range; compare-and-select keeps NaN
+    xn = jnp.where(x > 0, np.asarray(0, x.dtype), x)
+    xn = jnp.where(xn < lowest, lowest, xn)
     u = xn * inv
     up, down = _scale_up_tiny(xn, 2.0**-40, 2.0**50)
     return u, _residual(xn * up, u * up, alpha) * (inv * down)
