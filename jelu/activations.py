@@ -270,9 +270,8 @@ def _neg_branch(u: Array, u_lo: Array | None = None) -> _Parts:
     dt = u.dtype
     cst = _F64 if dt == np.float64 else _F32
     # XLA's algebraic simplifier rewrites (a + 1) - 1 into a, which would erase
-    # the rounding errors that Fast2Sum recovers (and the rounding of k below);
-    # constants it cannot see through (the barrier is removed after
-    # simplification) keep them.
+    # the rounding errors that Fast2Sum recovers; a 1 it cannot see through
+    # (the barrier is removed after simplification) keeps them.
     one = lax.optimization_barrier(np.asarray(1.0, dt))
     # Only the lower clamp: callers select x itself where x > 0, so what the
     # kernel computes there is never used. A compare and select keep NaN, and
@@ -281,11 +280,11 @@ def _neg_branch(u: Array, u_lo: Array | None = None) -> _Parts:
 
     # Range reduction: u = k ln2 + r + r_err. Adding 1.5 * 2^mant rounds u / ln2
     # to an integer k and leaves k in the low bits of the sum, so that 2^k needs
-    # no float-to-int conversion (which XLA's CPU backend makes slow).
-    shifter = lax.optimization_barrier(np.asarray(1.5 * 2.0**cst.mant, dt))
-    k_shifted = u * np.asarray(_INV_LN2, dt) + shifter
-    k = k_shifted - shifter
-    k_int = lax.bitcast_convert_type(k_shifted, cst.int) - lax.bitcast_convert_type(shifter, cst.int)
+    # no float-to-int conversion (which XLA's CPU backend makes slow); k as a
+    # float comes back from the integer, which no simplifier can undo.
+    shifter = np.asarray(1.5 * 2.0**cst.mant, dt)
+    k_int = lax.bitcast_convert_type(u * np.asarray(_INV_LN2, dt) + shifter, cst.int) - shifter.view(cst.int)
+    k = k_int.astype(dt)
     hi = u - k * np.asarray(cst.ln2_hi, dt)  # exact
     lo = k * np.asarray(cst.ln2_lo, dt)
     if u_lo is not None:
