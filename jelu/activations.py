@@ -101,6 +101,11 @@ _F64 = _Consts(
 _INV_LN2 = 1.4426950408889634
 
 
+def _consts(dtype) -> _Consts:
+    """The kernel's constants for a compute dtype (float32 or float64)."""
+    return _F64 if np.dtype(dtype) == np.float64 else _F32
+
+
 def _compute_dtype(dtype) -> np.dtype:
     """float64 math for float64 inputs, float32 math for every narrower float."""
     return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
@@ -219,7 +224,7 @@ class _Parts(NamedTuple):
     def expm1(self, c=(None, None), exact=False):
         """``c * expm1(u)`` as a double word; ``c = (hi, lo)``, None for 1 or no lo."""
         r, tail, one = self.r, self.tail, self.one
-        cst = _F64 if r.dtype == np.float64 else _F32
+        cst = _consts(r.dtype)
         s = _pow2(jnp.maximum(self.k, 1 - cst.bias), cst, r.dtype)  # below, expm1 is -1 anyway
         if not exact and c[0] is None:  # 4 operations, within 0.8 ULP
             return s * (r + tail) + (s - one), None
@@ -242,8 +247,8 @@ class _Parts(NamedTuple):
         The constants enter before the power of two, applied as ``2^(k + m) 2^-m``
         so that the result does not underflow before the true value does.
         """
-        cst = _F64 if self.r.dtype == np.float64 else _F32
-        m = 512 if cst is _F64 else 64
+        cst = _consts(self.r.dtype)
+        m = 512 if cst is _F64 else 64  # 2^(xmin / ln 2 + m) is normal
         big = _pow2(self.k + m, cst, self.r.dtype)  # normal for every k >= xmin / ln 2
         g_hi, g_err = _fast2sum(self.one, self.r)
         hi, lo = _dw_mul(_fast2sum(g_hi, g_err + self.tail), *scale, exact=exact)
@@ -268,7 +273,7 @@ def _neg_branch(u: Array, u_lo: Array | None = None) -> _Parts:
     ``_Parts`` methods scale by ``2^k`` and sum, largest term first.
     """
     dt = u.dtype
-    cst = _F64 if dt == np.float64 else _F32
+    cst = _consts(dt)
     # XLA's algebraic simplifier rewrites (a + 1) - 1 into a, which would erase
     # the rounding errors that Fast2Sum recovers; a 1 it cannot see through
     # (the barrier is removed after simplification) keeps them.
@@ -378,17 +383,13 @@ def _elu_jvp(primals, tangents):
     x_dot, alpha_dot = tangents
     f, g = _elu(x, alpha)
     pos = x > 0
-    f_dot = g_dot = None
+    by_x = by_alpha = (None, None)
     if not _is_zero(x_dot):
-        f_dot = g * x_dot
-        g_dot = jnp.where(pos, 0, g) * x_dot
+        by_x = (g * x_dot, jnp.where(pos, 0, g) * x_dot)
     if alpha is not None and not _is_zero(alpha_dot):
         em1, e = _elu(x, None)  # expm1(x) and exp(x) for x <= 0
-        f_da = jnp.where(pos, 0, em1) * alpha_dot
-        g_da = jnp.where(pos, 0, e) * alpha_dot
-        f_dot = f_da if f_dot is None else f_dot + f_da
-        g_dot = g_da if g_dot is None else g_dot + g_da
-    return (f, g), (_sum_tangents(f, f_dot), _sum_tangents(g, g_dot))
+        by_alpha = (jnp.where(pos, 0, em1) * alpha_dot, jnp.where(pos, 0, e) * alpha_dot)
+    return (f, g), tuple(map(_sum_tangents, (f, g), by_x, by_alpha))
 
 
 _elu.defjvp(_elu_jvp, symbolic_zeros=True)
@@ -559,7 +560,7 @@ def _celu_arg(x: Array, alpha: Array) -> tuple[Array, Array]:
     residual ``x - u alpha``. Multiplying by ``1 / alpha`` (one division per
     alpha, not per element) is what keeps CELU as fast as ELU.
     """
-    xmin = np.asarray(_F64.xmin if x.dtype == np.float64 else _F32.xmin, x.dtype)
+    xmin = np.asarray(_consts(x.dtype).xmin, x.dtype)
     inv = 1 / alpha
     lowest = alpha * xmin  # keeps u in the kernel's range; compare-and-select keeps NaN
     xn = jnp.where(x > 0, np.asarray(0, x.dtype), x)
@@ -599,22 +600,17 @@ def _celu_jvp(primals, tangents):
     x_dot, alpha_dot = tangents
     f, g, h = _celu(x, alpha)
     a = alpha.astype(x.dtype)
-    f_dot = g_dot = h_dot = None
+    by_x = by_alpha = (None, None, None)
     if not _is_zero(x_dot):
-        f_dot = g * x_dot
-        g_dot = h * x_dot
-        h_dot = h / a * x_dot
+        by_x = (g * x_dot, h * x_dot, h / a * x_dot)
     if not _is_zero(alpha_dot):
         pos = x > 0
         # u only ever meets f' and f'', which are 0 below xmin: clamping keeps -inf * 0 out.
-        xmin = _F64.xmin if x.dtype == np.float64 else _F32.xmin
+        xmin = _consts(x.dtype).xmin
         u = jnp.where(pos, 0, jnp.maximum(x / a, xmin))
         terms = (jnp.where(pos, 0, f / a - u * g), -u * h, -(1 + u) * h / a)
-        f_da, g_da, h_da = (t * alpha_dot for t in terms)
-        f_dot = f_da if f_dot is None else f_dot + f_da
-        g_dot = g_da if g_dot is None else g_dot + g_da
-        h_dot = h_da if h_dot is None else h_dot + h_da
-    return (f, g, h), tuple(_sum_tangents(p, t) for p, t in zip((f, g, h), (f_dot, g_dot, h_dot)))
+        by_alpha = tuple(t * alpha_dot for t in terms)
+    return (f, g, h), tuple(map(_sum_tangents, (f, g, h), by_x, by_alpha))
 
 
 _celu.defjvp(_celu_jvp, symbolic_zeros=True)
