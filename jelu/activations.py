@@ -3,30 +3,49 @@
 
 Everything that makes jelu exact lives in this file, top to bottom:
 
-1. ``_neg_branch`` and ``_Parts``: the one numerical kernel. For ``u <= 0`` it
-   gives ``c * expm1(u)`` and ``d * exp(u)`` from a single shared range
-   reduction (``u = k ln2 + r``), a minimax polynomial for ``expm1(r)`` and
-   error-free transformations (Fast2Sum, Dekker's product), in float32 for 16-
-   and 32-bit inputs and in float64 for float64 inputs: within 1 ULP, and
-   correctly rounded for 16-bit outputs (round-to-odd before the conversion).
-   No ``exp``/``expm1`` from XLA is used: XLA's CPU ``expm1`` is up to 5 ULP
-   off in float32, and ``expm1(x) + 1`` (what ``jax.nn.elu`` differentiates
-   through) is exactly 0 below x = -17.3 in float32.
-2. One ``custom_jvp`` per activation that returns the value *and* its first
-   derivative, ``(f(x), f'(x))``. The JVP rule multiplies the tangent by the
-   already computed ``f'(x)``, so reverse mode keeps exactly one residual the
-   size of ``x`` (``jax.nn.elu`` keeps two bool and two float arrays), and the
-   rule calls the function itself for ``f''``, so every derivative order comes
-   from the same kernel (the second within 1 ULP too) and none is NaN or inf
-   where the math is finite.
-3. The public ``elu``, ``selu`` and ``celu``: argument checks, dtype handling
-   and the docstrings with the math.
+1. Bit-level and double-word helpers. A double word is an unevaluated sum
+   ``hi + lo`` of two floats of the compute dtype (float32 for 16- and 32-bit
+   inputs, float64 for float64 inputs).
+2. The kernel, ``_reduce`` and ``_Parts``: for ``u <= 0`` it gives ``expm1(u)``
+   and ``exp(u)`` as double words from one shared range reduction
+   ``u = k ln2 + r``, a polynomial for ``expm1(r)`` and error-free additions.
+   Constants and ``alpha`` enter as ``m * 2^e`` with ``1 <= |m| < 2``: the
+   kernel multiplies by ``m`` and applies ``2^(k + e)`` once, at the end, so no
+   alpha in ``[1e-30, 1e30]`` can overflow or underflow an intermediate.
+3. One ``custom_jvp`` per activation that returns the value *and* its
+   derivatives, ``(f(x), f'(x), ...)``. The JVP rule multiplies the tangent by
+   the derivatives it already has, so reverse mode keeps one residual the size
+   of ``x``, and it calls the function itself for the next order, so every
+   derivative comes from the same kernel and none is NaN or inf where the math
+   is finite.
+4. The public ``elu``, ``selu`` and ``celu``: argument checks in Python (so a
+   bad Python or NumPy ``alpha`` raises even under an outer ``jax.jit``), then
+   one jitted call, like ``jax.nn``.
+
+Why the bits do not depend on the compiler. XLA contracts ``a * b + c`` into a
+fused multiply-add when it likes (its CPU backend does under ``jit`` but not
+op by op; GPU backends do more). A fused and an unfused evaluation round
+differently, so every product that meets an addition here is either *exact*
+(a power of two times a float, or a product of two half-width pieces split off
+by masking bits: ``_split``), or made *opaque* (``_opaque``: its lowest bit
+cleared through an integer ``and``, which no compiler can fuse across). The
+result is bit-identical jitted or not, fused or not, on every backend that
+rounds IEEE operations correctly.
+
+Accuracy (measured in ``tests/test_numerics.py`` and ``benchmarks/accuracy.py``):
+values and first and second derivatives within 1 ULP in float32 and float64,
+correctly rounded for bfloat16 and float16 (every input, round-to-odd before
+the final conversion). Error budget of the float32 path: the polynomial is
+within 2**-30.5 of ``expm1(r)`` relative, the reduction error is carried in
+``r_err``, the sums are error-free (Fast2Sum) and the products by ``alpha``
+are within 2**-33 (``_two_prod``): at most about 2**-29 relative before the
+final rounding, which adds 2**-24 (half an ULP).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -45,29 +64,40 @@ _SELU_SCALE = "1.0507009873554804934193349852946"
 _SELU_SCALE_ALPHA = "1.7580993408473768599402175208123"  # their product
 
 
-class _Consts(NamedTuple):
+class _Fmt(NamedTuple):
     """Per compute dtype constants of the kernel."""
 
-    ln2_hi: float  # ln 2 with trailing zero bits, so k * ln2_hi is exact
-    ln2_lo: float  # ln 2 - ln2_hi
-    xmin: float  # exp(xmin) rounds to 0 and expm1(xmin) to -1 in this dtype
+    dtype: Any
+    int: Any  # signed integer of the same width, for bit manipulation
     bias: int  # exponent bias
     mant: int  # explicit mantissa bits
-    int: type  # signed integer type of the same width, for building 2**k
+    ln2_hi: float  # ln 2 with trailing zero bits, so that k * ln2_hi is exact
+    ln2_lo: float  # ln 2 - ln2_hi, rounded
+    xmin: float  # exp(xmin) rounds to 0 and expm1(xmin) to -1 in this dtype
     poly: tuple  # q(r) ~ (expm1(r) - r - r^2/2) / r^3, highest degree first
+    gser: tuple  # (expm1(u) - u exp(u)) / -u^2 = sum (n-1) u^(n-2) / n!, highest first
+
+
+def _gser(n: int) -> tuple:
+    """Taylor coefficients (n-1)/n! of -(expm1(u) - u exp(u)) / u^2, degree n-2 first."""
+    from math import factorial
+
+    return tuple((k - 1) / factorial(k) for k in range(n, 1, -1))
 
 
 # The polynomials are Chebyshev fits of q on |r| <= 0.35 (mpmath, 60 digits).
 # With coefficients rounded to the dtype, |p(r) / expm1(r) - 1| < 2**-30.5
-# (float32, degree 5) and < 2**-59 (float64, degree 10), well under half an
-# ULP. ln2_hi / ln2_lo are the Cody-Waite split used by fdlibm and musl.
-_F32 = _Consts(
-    ln2_hi=6.9314575195e-01,
-    ln2_lo=1.4286067653e-06,
-    xmin=-104.0,
+# (float32, degree 5) and < 2**-59 (float64, degree 10). ln2_hi / ln2_lo are
+# the Cody-Waite split used by fdlibm and musl: 0x1.62e4p-1 has 16 significant
+# bits, so k * ln2_hi is exact for |k| < 2**8; 0x1.62e42feep-1 has 32.
+_F32 = _Fmt(
+    dtype=np.dtype(np.float32),
+    int=np.dtype(np.int32),
     bias=127,
     mant=23,
-    int=np.int32,
+    ln2_hi=0.693145751953125,  # 0x1.62e400p-1
+    ln2_lo=1.428606765330187e-06,  # 0x1.7f7d1cp-20
+    xmin=-104.0,
     poly=(
         2.4852277419995517e-05,
         0.00019891970441676676,
@@ -76,14 +106,17 @@ _F32 = _Consts(
         0.0416666679084301,
         0.1666666716337204,
     ),
+    # |u| <= 1/4: the first omitted term is below 2**-28 of the sum.
+    gser=_gser(9),
 )
-_F64 = _Consts(
-    ln2_hi=6.93147180369123816490e-01,
-    ln2_lo=1.90821492927058770002e-10,
-    xmin=-746.0,
+_F64 = _Fmt(
+    dtype=np.dtype(np.float64),
+    int=np.dtype(np.int64),
     bias=1023,
     mant=52,
-    int=np.int64,
+    ln2_hi=6.93147180369123816490e-01,  # 0x1.62e42feep-1
+    ln2_lo=1.90821492927058770002e-10,  # 0x1.a39ef35793c76p-33
+    xmin=-746.0,
     poly=(
         1.608482553369974e-10,
         2.0915433598076003e-09,
@@ -97,31 +130,64 @@ _F64 = _Consts(
         0.04166666666666667,
         0.16666666666666666,
     ),
+    gser=_gser(19),  # |u| <= 1/4: the first omitted term is below 2**-57 of the sum
 )
-_INV_LN2 = 1.4426950408889634
+_INV_LN2 = 1.4426950408889634  # 0x1.71547652b82fep+0
+_SERIES_BELOW = 0.25  # |u| where d celu / d alpha switches to its Taylor series
 
 
-def _consts(dtype) -> _Consts:
-    """The kernel's constants for a compute dtype (float32 or float64)."""
+def _fmt(dtype) -> _Fmt:
     return _F64 if np.dtype(dtype) == np.float64 else _F32
 
 
 def _compute_dtype(dtype) -> np.dtype:
     """float64 math for float64 inputs, float32 math for every narrower float."""
-    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
-
-
-def _const(value: str, dtype) -> tuple[np.ndarray, np.ndarray]:
-    """A decimal constant as an unevaluated sum hi + lo of two ``dtype`` floats."""
-    hi = np.asarray(float(value), dtype)
-    lo = np.asarray(float(Decimal(value) - Decimal(float(hi))), dtype)
-    return hi, lo
+    return _fmt(dtype).dtype
 
 
 # --------------------------------------------------------------------------
-# Double-word arithmetic: a value is a pair (hi, lo) with hi = fl(hi + lo).
-# Every helper is immune to XLA contracting a * b + c into a fused
-# multiply-add: the only products that meet an add are exact.
+# 1. Bits and double words
+
+
+def _bits(v: Array) -> Array:
+    return lax.bitcast_convert_type(v, _fmt(v.dtype).int)
+
+
+def _from_bits(b: Array, dtype) -> Array:
+    return lax.bitcast_convert_type(b, dtype)
+
+
+def _opaque(v: Array) -> Array:
+    """``v`` with its lowest significand bit cleared, through the integer unit.
+
+    For a rounded product that meets an addition: no compiler can contract
+    ``_opaque(a * b) + c`` into a fused multiply-add, so the sum rounds the same
+    everywhere. The cleared bit costs at most one unit in the last place of
+    a term that is itself far below the result's last place.
+    """
+    return _from_bits(_bits(v) & np.asarray(-2, _fmt(v.dtype).int), v.dtype)
+
+
+def _split(v: Array, wide: bool = False) -> tuple[Array, Array]:
+    """``v = hi + lo`` exactly, each half as wide, by masking bits (not by a product).
+
+    float32: ``hi`` keeps the leading 12 significant bits and ``lo`` the other
+    12, so that ``hi * hi'``, ``hi * lo'`` and ``lo * lo'`` are exact for two
+    split numbers. float64 (53 bits, odd): ``hi`` is ``v`` rounded to 26 bits
+    and ``lo`` the signed rest (26 bits); with ``wide`` (for operands that may
+    be near the overflow threshold, where rounding up would overflow) ``hi`` is
+    truncated to 27 bits and ``lo`` has 26, which is exact against a 26 + 26
+    bit partner only (the constants, split by ``_split_const``).
+    """
+    fmt = _fmt(v.dtype)
+    b = _bits(v)
+    if fmt is _F32:
+        hi = _from_bits(b & np.asarray(-(1 << 12), np.int32), v.dtype)
+    elif wide:
+        hi = _from_bits(b & np.asarray(-(1 << 26), np.int64), v.dtype)
+    else:
+        hi = _from_bits((b + np.asarray(1 << 26, np.int64)) & np.asarray(-(1 << 27), np.int64), v.dtype)
+    return hi, v - hi
 
 
 def _fast2sum(a: Array, b: Array) -> tuple[Array, Array]:
@@ -130,58 +196,100 @@ def _fast2sum(a: Array, b: Array) -> tuple[Array, Array]:
     return s, b - (s - a)
 
 
-def _halves(v: Array) -> tuple[Array, Array]:
-    """Veltkamp's split: v = hi + lo with hi, lo half as wide, so their products are exact."""
-    t = v * np.asarray(4097.0 if v.dtype == np.float32 else 134217729.0, v.dtype)
-    hi = t - (t - v)
-    return hi, v - hi
+def _two_prod(a: Array, b: tuple[Array, Array], wide: bool = False) -> tuple[Array, Array]:
+    """``a * b`` as a double word from exact partial products.
+
+    ``b`` is given split, as ``_split(b)`` or ``_split_const`` returns it.
+    The four partial products are exact; the double word is within 2**-33
+    (float32) or 2**-62 (float64) of ``a * b`` relative, as long as no partial
+    product underflows (callers keep ``|a * b| > 2**-60``).
+    """
+    a1, a2 = _split(a, wide)
+    b1, b2 = b
+    hi, lo = _fast2sum(a1 * b1, a1 * b2 + a2 * b1)  # |a1 b1| >= 2^10 |a1 b2 + a2 b1|
+    return hi, lo + a2 * b2
 
 
-def _residual(x: Array, u: Array, a: Array) -> Array:
-    """``x - u * a`` for ``x ~= u * a``, to working precision (Dekker)."""
-    u1, u2 = _halves(u)
-    a1, a2 = _halves(a)
+class _Scale(NamedTuple):
+    """A multiplier ``(hi + lo) * 2^e`` with ``1 <= |hi| < 2``: a constant or alpha."""
+
+    hi: Array
+    lo: Array | None
+    parts: tuple[Array, Array]  # hi split for _two_prod
+    e: Array | int  # integer exponent
+
+
+def _dw_mul(a: tuple[Array, Array], c: _Scale, wide: bool = False) -> tuple[Array, Array]:
+    """``(a_hi + a_lo) * (c.hi + c.lo)`` as a double word (without ``2^c.e``)."""
+    a_hi, a_lo = a
+    p, e = _two_prod(a_hi, c.parts, wide)
+    t = _opaque(a_lo * c.hi)
+    if c.lo is not None:
+        t = t + _opaque(a_hi * c.lo)
+    return _fast2sum(p, e + t)
+
+
+def _split_const(value: float, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """A constant's halves for ``_two_prod``, split once in NumPy."""
+    v = np.asarray(value, dtype)
+    if np.dtype(dtype) == np.float32:
+        hi = (v.view(np.int32) & np.int32(-(1 << 12))).view(np.float32)
+    else:  # Veltkamp: 26 + 26 bits, the low half signed
+        t = v * np.float64(134217729.0)
+        hi = t - (t - v)
+    return np.asarray(hi, dtype), np.asarray(v - hi, dtype)
+
+
+def _const_scale(value: str, dtype) -> _Scale:
+    """A decimal constant in [1, 2) as a double word."""
+    hi = np.asarray(float(value), dtype)
+    lo = np.asarray(float(Decimal(value) - Decimal(float(hi))), dtype)
+    assert 1 <= hi < 2
+    return _Scale(hi, lo, _split_const(hi, dtype), 0)
+
+
+def _alpha_scale(alpha: Array) -> _Scale:
+    """``alpha = m 2^e`` with ``1 <= |m| < 2`` (alpha itself and e = 0 when
+    alpha is 0, subnormal, inf or NaN: those propagate as they would)."""
+    fmt = _fmt(alpha.dtype)
+    b = _bits(alpha)
+    expo = (b >> fmt.mant) & ((1 << (fmt.dtype.itemsize * 8 - 1 - fmt.mant)) - 1)
+    normal = (expo > 0) & (expo < 2 * fmt.bias + 1)
+    m_bits = (b & ~np.asarray(((2 * fmt.bias + 1) << fmt.mant), fmt.int)) | np.asarray(fmt.bias << fmt.mant, fmt.int)
+    m = jnp.where(normal, _from_bits(m_bits, alpha.dtype), alpha)
+    e = jnp.where(normal, expo - fmt.bias, 0).astype(np.int32)
+    return _Scale(m, None, _split(m), e)
+
+
+def _inverse(c: _Scale) -> _Scale:
+    """``1 / c`` as a scale, from one division per alpha (not per element)."""
+    inv2 = 2 / c.hi  # in (1, 2]: 1 / alpha = inv2 2^(-e - 1)
+    r = _residual(np.asarray(2, c.hi.dtype), inv2, c.parts)  # 2 - inv2 m, exactly
+    return _Scale(inv2, r / c.hi, _split(inv2), -c.e - 1)
+
+
+def _residual(x: Array, u: Array, a: tuple[Array, Array]) -> Array:
+    """``x - u * a`` for ``x ~= u * a``, to working precision (Dekker), ``a`` split."""
+    u1, u2 = _split(u)
+    a1, a2 = a
     return ((x - u1 * a1) - (u1 * a2 + u2 * a1)) - u2 * a2
 
 
-def _scale_up_tiny(v: Array, below: float = 2.0**-60, by: float = 2.0**64) -> tuple[Array, Array]:
-    """Powers of two ``(up, 1 / up)``: ``by`` where ``|v| < below``, else 1.
-
-    Scaling tiny operands up keeps the partial products of Dekker's algorithms
-    from flushing to zero; multiplying by ``1 / up`` undoes it exactly.
-    """
-    tiny = jnp.abs(v) < below
-    one = np.asarray(1, v.dtype)
-    return jnp.where(tiny, np.asarray(by, v.dtype), one), jnp.where(tiny, np.asarray(1 / by, v.dtype), one)
+def _pow2(k: Array, fmt: _Fmt) -> Array:
+    """2**k, exactly, for an integer array k with ``1 - bias <= k <= bias``."""
+    return _from_bits((k.astype(fmt.int) + fmt.bias) << fmt.mant, fmt.dtype)
 
 
-def _dw_mul(a, b_hi, b_lo=None, exact=False):
-    """``(a_hi + a_lo) * (b_hi + b_lo)`` as a double word.
-
-    With ``exact`` the product's own rounding error is kept too (callers keep
-    the operands far from the underflow threshold, so that it does not flush).
-    """
-    a_hi, a_lo = a
-    if b_hi is None:
-        return a
-    p = a_hi * b_hi
-    t = a_lo * b_hi
-    if b_lo is not None:
-        t = t + a_hi * b_lo
-    if not exact:
-        return _fast2sum(p, t)
-    return _fast2sum(p, t - _residual(p, a_hi, b_hi))  # adds a_hi * b_hi - p
+def _ldexp(v: Array, n: Array) -> Array:
+    """``v * 2^n`` rounded once, for any integer n (two exact steps)."""
+    fmt = _fmt(v.dtype)
+    n = jnp.clip(n, -2 * (fmt.bias - 1), 2 * fmt.bias)
+    half = n >> 1
+    return v * _pow2(half, fmt) * _pow2(n - half, fmt)
 
 
-def _dw_div(a, d):
-    """``(a_hi + a_lo) / d`` as a double word."""
-    a_hi, a_lo = a
-    q = a_hi / d
-    return _fast2sum(q, (_residual(a_hi, q, d) + a_lo) / d)
-
-
-def _round(a, dtype) -> Array:
-    """Round a double word to ``dtype`` once.
+def _round(a: tuple[Array, Array], dtype) -> Array:
+    """Round a double word to ``dtype`` once (before any power-of-two scaling).
 
     For 16-bit outputs the float32 ``hi`` is first rounded to odd (moved one
     ULP towards ``lo`` when inexact and even), which makes the float32 -> 16-bit
@@ -189,77 +297,42 @@ def _round(a, dtype) -> Array:
     """
     hi, lo = a
     if np.dtype(dtype).itemsize == 2:
-        bits = lax.bitcast_convert_type(hi, np.int32)
+        bits = _bits(hi)
         step = jnp.where((lo > 0) == (hi > 0), 1, -1)
         inexact = (lo != 0) & (hi != 0) & jnp.isfinite(hi)
         bits = jnp.where(inexact & ((bits & 1) == 0), bits + step, bits)
-        hi = lax.bitcast_convert_type(bits, np.float32)
-    return hi.astype(dtype)
-
-
-def _pow2(k: Array, c: _Consts, dtype) -> Array:
-    """2**k, exactly, for an integer array k with ``1 - bias <= k <= bias``."""
-    return lax.bitcast_convert_type((k + c.bias) << c.mant, dtype)
+        hi = _from_bits(bits, hi.dtype)
+    return hi
 
 
 # --------------------------------------------------------------------------
-# The kernel
+# 2. The kernel
 
 
 class _Parts(NamedTuple):
-    """``expm1(u) = (2^k - 1) + 2^k (r + tail)`` and ``exp(u) = 2^k (1 + r + tail)``.
-
-    ``r + tail`` is ``expm1(r)`` as an unevaluated sum, good to about 2**-30
-    (float32) or 2**-59 (float64) relative. The two methods finish the sums:
-    with ``exact`` they return a double word whose low part keeps every
-    rounding error (for the round-to-odd of 16-bit results), otherwise the
-    cheapest sum that stays well within 1 ULP.
-    """
+    """``exp(u) = 2^k (1 + r + tail)``; ``r + tail`` is ``expm1(r)``, good to
+    about 2**-30 (float32) or 2**-59 (float64) relative."""
 
     r: Array
     tail: Array
-    k: Array  # an integer array
-    one: Array  # an opaque 1.0; see _neg_branch
+    k: Array  # int32
+    one: Array  # an opaque 1.0; see _reduce
 
-    def expm1(self, c=(None, None), exact=False):
-        """``c * expm1(u)`` as a double word; ``c = (hi, lo)``, None for 1 or no lo."""
-        r, tail, one = self.r, self.tail, self.one
-        cst = _consts(r.dtype)
-        s = _pow2(jnp.maximum(self.k, 1 - cst.bias), cst, r.dtype)  # below, expm1 is -1 anyway
-        if not exact and c[0] is None:  # 4 operations, within 0.8 ULP
-            return s * (r + tail) + (s - one), None
-        if not exact:  # keep expm1 as a double word, so that c * expm1 stays within 1 ULP
-            hi1, err1 = _fast2sum(s - one, s * r)  # s - 1 and s * r are exact here
-            return _dw_mul((hi1, s * tail + err1), *c)
-        a, a_err = _fast2sum(-one, s)  # s - 1, also where it is inexact (k < -24)
-        hi1, err1 = _fast2sum(a, s * r)
-        em1_hi, em1_lo = _fast2sum(hi1, s * tail + (err1 + a_err))
-        # |expm1| <= 1: scaled by 2^64, no partial product of c * expm1 flushes;
-        # the low word is then only a sticky bit for _round (its sign and
-        # whether it is 0 are exact).
-        up = np.asarray(2.0**64, r.dtype)
-        hi, lo = _dw_mul((em1_hi * up, em1_lo * up), *c, exact=True)
-        return hi * np.asarray(2.0**-64, r.dtype), lo
+    def expm1(self) -> tuple[Array, Array]:
+        """``expm1(u)`` in [-1, 0] as a double word."""
+        fmt = _fmt(self.r.dtype)
+        s = _pow2(jnp.maximum(self.k, 1 - fmt.bias), fmt)  # below, expm1 is -1 anyway
+        a, a_err = _fast2sum(-self.one, s)  # s - 1, also where it is inexact (k < -24)
+        hi, err = _fast2sum(a, s * self.r)  # |s - 1| >= |s r|; s r is exact
+        return _fast2sum(hi, s * self.tail + (err + a_err))
 
-    def exp(self, scale=(None, None), div=None, exact=False):
-        """``scale * exp(u) [/ div]`` as a double word.
-
-        The constants enter before the power of two, applied as ``2^(k + m) 2^-m``
-        so that the result does not underflow before the true value does.
-        """
-        cst = _consts(self.r.dtype)
-        m = 512 if cst is _F64 else 64  # 2^(xmin / ln 2 + m) is normal
-        big = _pow2(self.k + m, cst, self.r.dtype)  # normal for every k >= xmin / ln 2
-        g_hi, g_err = _fast2sum(self.one, self.r)
-        hi, lo = _dw_mul(_fast2sum(g_hi, g_err + self.tail), *scale, exact=exact)
-        if div is not None:
-            hi, lo = _dw_div((hi, lo), div)
-        tiny = np.asarray(2.0**-m, hi.dtype)
-        # With ``exact``, lo is a sticky bit for _round: keep it from flushing.
-        return hi * big * tiny, lo if exact else lo * big * tiny
+    def exp(self) -> tuple[Array, Array]:
+        """``exp(u) 2^-k = 1 + r + tail``, in [0.7, 1.5), as a double word."""
+        g, g_err = _fast2sum(self.one, self.r)
+        return _fast2sum(g, g_err + self.tail)
 
 
-def _neg_branch(u: Array, u_lo: Array | None = None) -> _Parts:
+def _reduce(u: Array, u_lo: Array | None = None) -> _Parts:
     """Range reduction and polynomial of ``expm1`` and ``exp`` for ``u <= 0``.
 
     ``u`` is float32 or float64 and is clamped below at ``xmin`` (-inf gives
@@ -269,108 +342,105 @@ def _neg_branch(u: Array, u_lo: Array | None = None) -> _Parts:
 
     Method: ``u = k ln2 + r`` with ``|r| <= ln2 / 2`` (Cody-Waite, keeping the
     rounding error of r in ``r_err``); ``expm1(r) = r + tail`` with
-    ``tail = r^2 (1/2 + r q(r)) + r_err`` and a minimax polynomial q. The
-    ``_Parts`` methods scale by ``2^k`` and sum, largest term first.
+    ``tail = r^2 (1/2 + r q(r)) + r_err (1 + r)`` and the polynomial q.
     """
     dt = u.dtype
-    cst = _consts(dt)
+    fmt = _fmt(dt)
     # XLA's algebraic simplifier rewrites (a + 1) - 1 into a, which would erase
     # the rounding errors that Fast2Sum recovers; a 1 it cannot see through
     # (the barrier is removed after simplification) keeps them.
     one = lax.optimization_barrier(np.asarray(1.0, dt))
-    # Only the lower clamp: callers select x itself where x > 0, so what the
-    # kernel computes there is never used. A compare and select keep NaN, and
-    # cost less than lax.clamp's NaN- and signed-zero-aware min and max.
-    u = jnp.where(u < cst.xmin, np.asarray(cst.xmin, dt), u)
+    # Only the lower clamp: callers select x itself where x > 0. A compare and
+    # select keep NaN, and cost less than a NaN-aware min or max.
+    u = jnp.where(u < fmt.xmin, np.asarray(fmt.xmin, dt), u)
 
-    # Range reduction: u = k ln2 + r + r_err. Adding 1.5 * 2^mant rounds u / ln2
-    # to an integer k and leaves k in the low bits of the sum, so that 2^k needs
-    # no float-to-int conversion (which XLA's CPU backend makes slow); k as a
-    # float comes back from the integer, which no simplifier can undo.
-    shifter = np.asarray(1.5 * 2.0**cst.mant, dt)
-    k_int = lax.bitcast_convert_type(u * np.asarray(_INV_LN2, dt) + shifter, cst.int) - shifter.view(cst.int)
+    # k = round(u / ln2): adding 1.5 * 2^mant leaves k in the low bits of the sum
+    # (XLA's CPU float-to-int conversion is slow); k as a float comes back from
+    # the integer, which no simplifier can undo.
+    shifter = np.asarray(1.5 * 2.0**fmt.mant, dt)
+    k_int = _bits(_opaque(u * np.asarray(_INV_LN2, dt)) + shifter) - shifter.view(fmt.int)
     k = k_int.astype(dt)
-    hi = u - k * np.asarray(cst.ln2_hi, dt)  # exact
-    lo = k * np.asarray(cst.ln2_lo, dt)
+    hi = u - k * np.asarray(fmt.ln2_hi, dt)  # exact
+    lo = _opaque(k * np.asarray(fmt.ln2_lo, dt))
     if u_lo is not None:
         lo = lo - u_lo
     r = hi - lo
     r_err = (hi - r) - lo
 
     # expm1(r + r_err) = r + r^2/2 + r^3 q(r) + r_err (1 + O(r)).
-    q = np.asarray(cst.poly[0], dt)
-    for coef in cst.poly[1:]:
-        q = q * r + np.asarray(coef, dt)
-    tail = (r * r) * (0.5 + r * q) + (r_err + r_err * r)
-    return _Parts(r, tail, k_int, one)
+    q = np.asarray(fmt.poly[0], dt)
+    for coef in fmt.poly[1:]:
+        q = _opaque(q * r) + np.asarray(coef, dt)
+    tail = _opaque((r * r) * (np.asarray(0.5, dt) + _opaque(r * q))) + (r_err + _opaque(r_err * r))
+    return _Parts(r, tail, k_int.astype(np.int32), one)
+
+
+def _scaled(dw: tuple[Array, Array], c: _Scale | None, n: Array | int, dtype, wide: bool = False) -> Array:
+    """``dw * c * 2^n``, rounded once to ``dtype``.
+
+    The power of two comes last, after the rounding decision, so that it is
+    exact wherever the result is a normal float (and the low word, which only
+    decides the rounding of 16-bit results, never underflows).
+    """
+    if c is not None:
+        dw = _dw_mul(dw, c, wide)
+        n = n + c.e
+    return _ldexp(_round(dw, dtype), n).astype(dtype)
+
+
+_UP = 64  # expm1 in [-1, 0] is scaled by 2^64 before a product: no partial product underflows
+
+
+def _expm1_times(parts: _Parts, c: _Scale | None, dtype) -> Array:
+    """``c * expm1(u)`` rounded to ``dtype``."""
+    hi, lo = parts.expm1()
+    if c is None:
+        return _round((hi, lo), dtype).astype(dtype)
+    up = np.asarray(2.0**_UP, hi.dtype)
+    return _scaled((hi * up, lo * up), c, -_UP, dtype)
+
+
+def _exp_times(parts: _Parts, c: _Scale | None, dtype) -> Array:
+    """``c * exp(u)`` rounded to ``dtype``."""
+    return _scaled(parts.exp(), c, parts.k, dtype)
 
 
 # --------------------------------------------------------------------------
-# Helpers shared by the three activations.
+# 3. The activations
 
 
 def _is_zero(t) -> bool:
     return isinstance(t, SymbolicZero)
 
 
-def _sum_tangents(like: Array, *terms) -> Array:
-    """Sum the non-zero tangent terms, in ``like``'s dtype and shape."""
+def _tangent(like: Array, *terms) -> Array:
+    """Sum the (term, tangent) products that are not zero, in ``like``'s dtype and shape.
+
+    The products are summed in the compute dtype and rounded to ``like``'s
+    dtype once, so that a 16-bit output does not round its derivative in alpha
+    per term (and the transpose sums the cotangents in the compute dtype).
+    """
     out = None
-    for term in terms:
-        if term is not None:
-            out = term if out is None else out + term
+    for coef, dot in terms:
+        if dot is None or _is_zero(dot):
+            continue
+        term = coef.astype(_compute_dtype(like.dtype)) * dot
+        out = term if out is None else out + term
     if out is None:
         return jnp.zeros_like(like)
-    return jnp.broadcast_to(out, like.shape).astype(like.dtype)
+    return jnp.broadcast_to(out.astype(like.dtype), like.shape)
 
 
-def _as_float(x: ArrayLike, name: str) -> Array:
-    """``x`` as a JAX array of a real floating dtype (ints promote like jax.nn)."""
-    x = jnp.asarray(x)
-    if jnp.issubdtype(x.dtype, jnp.complexfloating):
-        raise TypeError(
-            f"jelu.{name}: complex input (dtype {x.dtype}) is not supported; "
-            "x must be real: bfloat16, float16, float32, float64, or an integer or bool"
-        )
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(jnp.result_type(float))  # the default float dtype, as jax.nn does
-    return x
-
-
-def _as_alpha(alpha: ArrayLike, x: Array, name: str, positive: bool = False) -> Array:
-    """alpha in the compute dtype of ``x``, checked against x's shape."""
-    a = jnp.asarray(alpha)
-    if jnp.issubdtype(a.dtype, jnp.complexfloating):
-        raise TypeError(f"jelu.{name}: alpha must be real, got dtype {a.dtype}")
-    try:
-        jnp.broadcast_shapes(x.shape, a.shape)
-    except ValueError:
-        raise ValueError(
-            f"jelu.{name}: alpha of shape {a.shape} does not broadcast against x of "
-            f"shape {x.shape}; pass a scalar or an array broadcastable to {x.shape} "
-            f"(e.g. per-channel alpha of shape ({x.shape[-1] if x.ndim else 1},))"
-        ) from None
-    if positive and not isinstance(a, jax.core.Tracer):
-        values = np.asarray(a, dtype=np.float64)
-        if not np.all(np.isfinite(values) & (values > 0)):
-            raise ValueError(
-                f"jelu.{name}: alpha must be finite and > 0, got {alpha!r}; "
-                "CELU divides by alpha (jax.nn.celu silently returns NaN for alpha=0)"
-            )
-    return a.astype(_compute_dtype(x.dtype))
-
-
-# --------------------------------------------------------------------------
-# ELU
+# ---- ELU
 
 
 @jax.custom_jvp
-def _elu(x: Array, alpha: Array) -> tuple[Array, Array]:
+def _elu(x: Array, alpha: Array | None) -> tuple[Array, Array]:
     """``(elu(x, alpha), d elu / dx)``, both in x's dtype; ``alpha=None`` means 1."""
-    exact = x.dtype.itemsize == 2  # 16-bit results need the exact low word
-    parts = _neg_branch(x.astype(_compute_dtype(x.dtype)))
-    value = _round(parts.expm1((alpha, None), exact=exact), x.dtype)
-    deriv = _round(parts.exp((alpha, None), exact=exact), x.dtype)
+    parts = _reduce(x.astype(_compute_dtype(x.dtype)))
+    c = None if alpha is None else _alpha_scale(alpha)
+    value = _expm1_times(parts, c, x.dtype)
+    deriv = _exp_times(parts, c, x.dtype)
     pos = x > 0
     return jnp.where(pos, x, value), jnp.where(pos, np.asarray(1, x.dtype), deriv)
 
@@ -383,16 +453,269 @@ def _elu_jvp(primals, tangents):
     x_dot, alpha_dot = tangents
     f, g = _elu(x, alpha)
     pos = x > 0
-    by_x = by_alpha = (None, None)
-    if not _is_zero(x_dot):
-        by_x = (g * x_dot, jnp.where(pos, 0, g) * x_dot)
+    em1 = e = None
     if alpha is not None and not _is_zero(alpha_dot):
         em1, e = _elu(x, None)  # expm1(x) and exp(x) for x <= 0
-        by_alpha = (jnp.where(pos, 0, em1) * alpha_dot, jnp.where(pos, 0, e) * alpha_dot)
-    return (f, g), tuple(map(_sum_tangents, (f, g), by_x, by_alpha))
+        em1, e = jnp.where(pos, 0, em1), jnp.where(pos, 0, e)
+    return (f, g), (
+        _tangent(f, (g, x_dot), (em1, alpha_dot)),
+        _tangent(g, (jnp.where(pos, 0, g), x_dot), (e, alpha_dot)),
+    )
 
 
 _elu.defjvp(_elu_jvp, symbolic_zeros=True)
+
+
+# ---- SELU
+
+
+def _selu_positive(x: Array, dtype) -> Array:
+    """``lambda * x`` for ``x > 0``, rounded once to ``dtype``."""
+    lam = _const_scale(_SELU_SCALE, x.dtype)
+    # Tiny x: scale up so that no partial product underflows (exact both ways).
+    tiny = x < np.asarray(2.0**-60, x.dtype)
+    xs = jnp.where(tiny, x * np.asarray(2.0**64, x.dtype), x)
+    out = _scaled((xs, jnp.zeros_like(xs)), lam, jnp.where(tiny, -64, 0), dtype, wide=True)
+    # Where lambda x overflows (x = +inf included) the partial sums meet inf - inf.
+    return jnp.where(jnp.isnan(out) & ~jnp.isnan(x), np.asarray(np.inf, dtype), out)
+
+
+@jax.custom_jvp
+def _selu(x: Array) -> tuple[Array, Array]:
+    """``(selu(x), d selu / dx)``, both in x's dtype."""
+    ct = _compute_dtype(x.dtype)
+    xc = x.astype(ct)
+    c = _const_scale(_SELU_SCALE_ALPHA, ct)
+    parts = _reduce(xc)
+    value = _expm1_times(parts, c, x.dtype)
+    deriv = _exp_times(parts, c, x.dtype)
+    pos = x > 0
+    return (
+        jnp.where(pos, _selu_positive(xc, x.dtype), value),
+        jnp.where(pos, np.asarray(float(_SELU_SCALE), x.dtype), deriv),
+    )
+
+
+@_selu.defjvp
+def _selu_jvp(primals, tangents):
+    # d f = f' dx;  d f' = [x <= 0] f' dx.
+    (x,), (x_dot,) = primals, tangents
+    f, g = _selu(x)
+    return (f, g), (g * x_dot, jnp.where(x > 0, 0, g) * x_dot)
+
+
+# ---- CELU
+
+
+def _celu_arg(x: Array, c: _Scale, inv: _Scale) -> tuple[Array, Array]:
+    """``u + u_lo = min(x, 0) / alpha`` to about twice the working precision.
+
+    ``y = x 2^-e`` is exact (where ``|u| >= 2^-25``, the only place u matters),
+    ``u = y / m`` comes from one multiplication by ``1 / m`` and ``u_lo`` from
+    the exact residual ``y - u m``.
+    """
+    fmt = _fmt(x.dtype)
+    y = _ldexp(jnp.where(x > 0, np.asarray(0, x.dtype), x), -c.e)
+    lowest = c.hi * np.asarray(fmt.xmin, x.dtype)  # keeps u in the kernel's range
+    y = jnp.where(y < lowest, lowest, y)
+    half = np.asarray(0.5, x.dtype)
+    u = _opaque(y * inv.hi * half)  # inv.hi / 2 = 1 / m
+    return u, _opaque(_residual(y, u, c.parts) * (inv.hi * half))
+
+
+def _square(u: tuple[Array, Array]) -> _Scale:
+    """``(u_hi + u_lo)^2 2^64`` as a scale (the 2^64 keeps tiny squares from underflowing)."""
+    hi, lo = u
+    up = hi * np.asarray(2.0**32, hi.dtype)
+    s_hi, s_lo = _two_prod(up, _split(up))
+    s_lo = s_lo + _opaque(up * (lo * np.asarray(2.0**33, hi.dtype)))  # + 2 u_hi u_lo
+    return _Scale(s_hi, s_lo, _split(s_hi), -64)
+
+
+def _g_series(u: Array, square: _Scale) -> tuple[Array, Array]:
+    """``(expm1(u) - u exp(u)) 2^64 = -u^2 (1/2 + u/3 + u^2/8 + ...) 2^64`` for |u| <= 1/4."""
+    fmt = _fmt(u.dtype)
+    q = np.asarray(fmt.gser[0], u.dtype)
+    for coef in fmt.gser[1:-1]:
+        q = _opaque(q * u) + np.asarray(coef, u.dtype)
+    s = _fast2sum(np.asarray(0.5, u.dtype), _opaque(q * u))  # 1/2 + u q, |u q| < 0.1
+    hi, lo = _dw_mul(s, square)
+    return -hi, -lo
+
+
+@jax.custom_jvp
+def _celu(x: Array, alpha: Array) -> tuple[Array, ...]:
+    """CELU and its derivatives, all in x's dtype, with ``u = x / alpha``:
+
+    ``(f, f', f'', d f / d alpha, d^2 f / d alpha^2)`` =
+    ``(alpha expm1(u), exp(u), exp(u) / alpha, exp(u)(1 - u) - 1, u^2 exp(u) / alpha)``
+    for ``x <= 0``, and ``(x, 1, 0, 0, 0)`` for ``x > 0``. A traced alpha that
+    is not finite and positive gives NaN for ``x <= 0``.
+    """
+    dt = x.dtype
+    ct = _compute_dtype(dt)
+    xc = x.astype(ct)
+    c = _alpha_scale(alpha)
+    inv = _inverse(c)
+    u, u_lo = _celu_arg(xc, c, inv)
+    parts = _reduce(u, u_lo)
+    value = _expm1_times(parts, c, dt)
+    deriv = _exp_times(parts, None, dt)
+    deriv2 = _exp_times(parts, inv, dt)
+    # d f / d alpha = expm1(u) - u exp(u), without cancellation: a Taylor series
+    # for |u| <= 1/4, else the double words (cancelling at most 4 bits).
+    e_dw = parts.exp()
+    ue = _dw_mul(e_dw, _Scale(u, u_lo, _split(u), 0))
+    up = np.asarray(2.0**64, ct)
+    ue = (_ldexp(ue[0], parts.k) * up, _ldexp(ue[1], parts.k) * up)
+    em1 = parts.expm1()
+    d_hi, d_err = _fast2sum(em1[0] * up, -ue[0])  # |expm1(u)| >= |u exp(u)|
+    by_parts = _fast2sum(d_hi, d_err + (em1[1] * up - ue[1]))
+    square = _square((u, u_lo))
+    by_series = _g_series(u, square)
+    small = jnp.abs(u) <= np.asarray(_SERIES_BELOW, ct)
+    da = _scaled(tuple(jnp.where(small, s, p) for s, p in zip(by_series, by_parts)), None, -64, dt)
+    # d^2 f / d alpha^2 = u^2 exp(u) / alpha.
+    daa = _scaled(_dw_mul(e_dw, square), inv, parts.k + square.e, dt)
+
+    pos = x > 0
+    bad = ~((alpha > 0) & (alpha < np.inf))
+    nan = np.asarray(np.nan, dt)
+    # |u| < 2^-(mant + 2): alpha expm1(u) = x (1 + u/2 + ...) rounds to x (u may
+    # have underflowed there).
+    value = jnp.where(jnp.abs(u) < np.asarray(2.0 ** -(_fmt(ct).mant + 2), ct), x, value)
+
+    def sel(on_pos, v):
+        return jnp.where(pos, np.asarray(on_pos, dt), jnp.where(bad, nan, v))
+
+    return jnp.where(pos, x, jnp.where(bad, nan, value)), sel(1, deriv), sel(0, deriv2), sel(0, da), sel(0, daa)
+
+
+@_celu.defjvp
+def _celu_jvp(primals, tangents):
+    # With u = x / alpha and h = f'' = exp(u) / alpha, for x <= 0 (all zero in
+    # alpha for x > 0):
+    #   d f   = f' dx + f_a da
+    #   d f'  = h dx - u h da
+    #   d f'' = (h / alpha) dx - (1 + u) (h / alpha) da
+    #   d f_a = -u h dx + f_aa da
+    #   d f_aa = (2 + u) u (h / alpha) dx - (3 + u) (f_aa / alpha) da
+    # u is clamped where exp(u) is 0 anyway, so that no inf meets a 0.
+    x, alpha = primals
+    x_dot, alpha_dot = tangents
+    outs = _celu(x, alpha)
+    f, g, h, fa, faa = outs
+    ct = _compute_dtype(x.dtype)
+    a = alpha.astype(ct)
+    xc = x.astype(ct)
+    pos = x > 0
+    u = jnp.where(pos, 0, jnp.maximum(xc / a, _fmt(ct).xmin))
+    hc, faac = h.astype(ct), faa.astype(ct)
+    h_a = hc / a
+    return outs, (
+        _tangent(f, (g, x_dot), (fa, alpha_dot)),
+        _tangent(g, (h, x_dot), (-u * hc, alpha_dot)),
+        _tangent(h, (h_a, x_dot), (-(1 + u) * h_a, alpha_dot)),
+        _tangent(fa, (-u * hc, x_dot), (faa, alpha_dot)),
+        _tangent(faa, ((2 + u) * u * h_a, x_dot), (-(3 + u) * faac / a, alpha_dot)),
+    )
+
+
+_celu.defjvp(_celu_jvp, symbolic_zeros=True)
+
+
+# --------------------------------------------------------------------------
+# 4. The public functions: checks in Python, then one jitted call.
+
+
+def _weak(out: Array, weak: bool) -> Array:
+    """Mark ``out`` weakly typed, as ``jax.nn`` returns it for weak or integer inputs."""
+    if not weak:
+        return out
+    try:
+        from jax._src.lax.lax import _convert_element_type
+    except ImportError:  # pragma: no cover - a JAX without the private helper
+        return out
+    return _convert_element_type(out, out.dtype, weak_type=True)
+
+
+def _as_float(x: Array) -> tuple[Array, bool]:
+    """``x`` (already a JAX array) in a float dtype, and whether jax.nn's result is weak."""
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        return x, bool(getattr(x, "weak_type", False) or getattr(getattr(x, "aval", None), "weak_type", False))
+    return x.astype(jnp.result_type(float)), True  # ints and bools: the default float, weak
+
+
+def _check_x(x: Any, name: str) -> None:
+    try:
+        dt = np.dtype(jax.dtypes.result_type(x))
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"jelu.{name}: x must be an array or a number of a real dtype, got {type(x).__name__}"
+        ) from None
+    if jnp.issubdtype(dt, jnp.complexfloating):
+        raise TypeError(
+            f"jelu.{name}: complex input (dtype {dt}) is not supported; "
+            "x must be real: bfloat16, float16, float32, float64, or an integer or bool"
+        )
+    if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer) or dt == np.bool_):
+        raise TypeError(f"jelu.{name}: x must have a real floating, integer or bool dtype, got {dt}")
+
+
+def _check_alpha(alpha: Any, x: Any, name: str, positive: bool) -> Any:
+    """Check ``alpha`` in Python; returns None for the default 1 (a cheaper path)."""
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.generic, np.ndarray, jax.Array)):
+        if not hasattr(alpha, "__jax_array__"):
+            raise TypeError(
+                f"jelu.{name}: alpha must be a real number or an array broadcastable against x, "
+                f"got {type(alpha).__name__}"
+            )
+    dt = np.dtype(jax.dtypes.result_type(alpha))
+    if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer)):
+        raise TypeError(f"jelu.{name}: alpha must be real (a float or integer), got dtype {dt}")
+    x_shape, a_shape = np.shape(x), np.shape(alpha)
+    try:
+        np.broadcast_shapes(x_shape, a_shape)
+    except ValueError:
+        raise ValueError(
+            f"jelu.{name}: alpha of shape {a_shape} does not broadcast against x of "
+            f"shape {x_shape}; pass a scalar or an array broadcastable to {x_shape} "
+            f"(e.g. per-channel alpha of shape ({x_shape[-1] if x_shape else 1},))"
+        ) from None
+    if isinstance(alpha, jax.Array):
+        return alpha  # concrete or traced, never inspected here: that would sync with the device
+    values = np.asarray(alpha, np.float64)
+    if positive:
+        bad = ~(np.isfinite(values) & (values > 0))
+        if bad.any():
+            where = np.argwhere(bad)[0]
+            what = f"alpha={float(values[tuple(where)])!r}" if values.ndim == 0 else (
+                f"alpha[{', '.join(map(str, where))}]={float(values[tuple(where)])!r}"
+            )
+            raise ValueError(f"jelu.{name}: alpha must be finite and > 0, got {what}")
+    if values.ndim == 0 and values == 1:
+        return None
+    return alpha
+
+
+@jax.jit
+def _elu_call(x: Array, alpha: Array | None) -> Array:
+    x, weak = _as_float(x)
+    if alpha is not None:
+        alpha = jnp.asarray(alpha).astype(_compute_dtype(x.dtype))
+    return _weak(_elu(x, alpha)[0], weak)
+
+
+@jax.jit
+def _selu_call(x: Array) -> Array:
+    x, weak = _as_float(x)
+    return _weak(_selu(x)[0], weak)
+
+
+@jax.jit
+def _celu_call(x: Array, alpha: Array) -> Array:
+    x, weak = _as_float(x)
+    return _weak(_celu(x, jnp.asarray(alpha).astype(_compute_dtype(x.dtype)))[0], weak)
 
 
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
@@ -418,13 +741,15 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
 
     A drop-in for :func:`jax.nn.elu`. The value and its first and second
     derivatives are within 1 ULP (correctly rounded for 16-bit floats), every
-    derivative is free of NaN and inf where the math is finite, the derivative keeps its tail
-    ``alpha * exp(x)`` instead of flushing to 0 below x = -17.3 (float32), and
-    reverse mode keeps one array the size of ``x`` instead of four.
+    derivative is free of NaN and inf where the math is finite, the derivative
+    keeps its tail ``alpha * exp(x)`` instead of flushing to 0 below x = -17.3
+    (float32), and reverse mode keeps one array the size of ``x`` instead of
+    four. The bits are the same jitted or not, on every call path.
 
     Args:
       x: input array. bfloat16, float16, float32 and float64 keep their dtype;
-        integers and bools promote to the default float dtype.
+        integers and bools promote to the default float dtype (weakly typed,
+        as with :func:`jax.nn.elu`).
       alpha: scalar or array broadcastable against ``x`` (e.g. one alpha per
         channel); may be traced and differentiated. Default 1.
 
@@ -442,70 +767,8 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
       Clevert, Unterthiner, Hochreiter, "Fast and Accurate Deep Network Learning
       by Exponential Linear Units (ELUs)", ICLR 2016. https://arxiv.org/abs/1511.07289
     """
-    x = _as_float(x, "elu")
-    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and alpha == 1:
-        return _elu(x, None)[0]  # the default: no multiply, and no alpha tangent
-    return _elu(x, _as_alpha(alpha, x, "elu"))[0]
-
-
-# --------------------------------------------------------------------------
-# SELU
-
-
-def _finite(x: Array) -> Array:
-    """x with +inf replaced by the largest float, so that a low-order term
-    ``x * lo`` cannot meet ``inf * hi`` as -inf + inf (NaN stays NaN in x * hi)."""
-    big = np.asarray(np.finfo(x.dtype).max, x.dtype)
-    return jnp.where(x < big, x, big)
-
-
-def _times_const(x: Array, value: str, exact: bool):
-    """``x * value`` for a decimal constant, as a double word.
-
-    For 16-bit inputs (at most 11 significant bits) the constant is cut into
-    12-bit pieces, so that the two leading products are exact.
-    """
-    ct = x.dtype
-    if not exact:
-        hi, lo = _const(value, ct)
-        return _fast2sum(x * hi, _finite(x) * lo)
-    rest, pieces = Decimal(value), []
-    for _ in range(2):
-        piece = float(rest)
-        m, e = np.frexp(piece)
-        piece = float(np.ldexp(np.round(np.ldexp(m, 12)), e - 12))
-        pieces.append(np.asarray(piece, ct))
-        rest -= Decimal(piece)
-    up, down = _scale_up_tiny(x)
-    x = x * up
-    x_finite = _finite(x)
-    hi, lo = _fast2sum(x * pieces[0], x_finite * pieces[1] + x_finite * np.asarray(float(rest), ct))
-    return hi * down, lo  # lo: a sticky bit for _round
-
-
-@jax.custom_jvp
-def _selu(x: Array) -> tuple[Array, Array]:
-    """``(selu(x), d selu / dx)``, both in x's dtype."""
-    ct = _compute_dtype(x.dtype)
-    exact = x.dtype.itemsize == 2
-    xc = x.astype(ct)
-    scale_alpha = _const(_SELU_SCALE_ALPHA, ct)
-    parts = _neg_branch(xc)
-    value = _round(parts.expm1(scale_alpha, exact=exact), x.dtype)
-    deriv = _round(parts.exp(scale_alpha, exact=exact), x.dtype)
-    pos = x > 0
-    return (
-        jnp.where(pos, _round(_times_const(xc, _SELU_SCALE, exact), x.dtype), value),
-        jnp.where(pos, np.asarray(float(_SELU_SCALE), x.dtype), deriv),
-    )
-
-
-@_selu.defjvp
-def _selu_jvp(primals, tangents):
-    # d f = f' dx;  d f' = [x <= 0] f' dx.
-    (x,), (x_dot,) = primals, tangents
-    f, g = _selu(x)
-    return (f, g), (g * x_dot, jnp.where(x > 0, 0, g) * x_dot)
+    _check_x(x, "elu")
+    return _elu_call(x, _check_alpha(alpha, x, "elu", positive=False))
 
 
 def selu(x: ArrayLike) -> Array:
@@ -546,74 +809,8 @@ def selu(x: ArrayLike) -> Array:
       Klambauer, Unterthiner, Mayr, Hochreiter, "Self-Normalizing Neural
       Networks", NeurIPS 2017. https://arxiv.org/abs/1706.02515
     """
-    return _selu(_as_float(x, "selu"))[0]
-
-
-# --------------------------------------------------------------------------
-# CELU
-
-
-def _celu_arg(x: Array, alpha: Array) -> tuple[Array, Array]:
-    """``u + u_lo = min(x, 0) / alpha`` to about twice the working precision.
-
-    ``u`` need not be correctly rounded: ``u_lo`` is computed from the exact
-    residual ``x - u alpha``. Multiplying by ``1 / alpha`` (one division per
-    alpha, not per element) is what keeps CELU as fast as ELU.
-    """
-    xmin = np.asarray(_consts(x.dtype).xmin, x.dtype)
-    inv = 1 / alpha
-    lowest = alpha * xmin  # keeps u in the kernel's range; compare-and-select keeps NaN
-    xn = jnp.where(x > 0, np.asarray(0, x.dtype), x)
-    xn = jnp.where(xn < lowest, lowest, xn)
-    u = xn * inv
-    up, down = _scale_up_tiny(xn, 2.0**-40, 2.0**50)
-    return u, _residual(xn * up, u * up, alpha) * (inv * down)
-
-
-@jax.custom_jvp
-def _celu(x: Array, alpha: Array) -> tuple[Array, Array, Array]:
-    """``(celu(x, alpha), d celu / dx, d^2 celu / dx^2)``, all in x's dtype.
-
-    The second derivative ``exp(x / alpha) / alpha`` comes from the kernel too:
-    dividing the rounded ``exp(x / alpha)`` would flush to 0 early for alpha < 1.
-    """
-    exact = x.dtype.itemsize == 2
-    parts = _neg_branch(*_celu_arg(x.astype(_compute_dtype(x.dtype)), alpha))
-    value = _round(parts.expm1((alpha, None), exact=exact), x.dtype)
-    deriv = _round(parts.exp(exact=exact), x.dtype)
-    deriv2 = _round(parts.exp(div=alpha), x.dtype)
-    pos = x > 0
-    return (
-        jnp.where(pos, x, value),
-        jnp.where(pos, np.asarray(1, x.dtype), deriv),
-        jnp.where(pos, np.asarray(0, x.dtype), deriv2),
-    )
-
-
-@_celu.defjvp
-def _celu_jvp(primals, tangents):
-    # With u = x / alpha, for x <= 0 (all three are 0 in alpha for x > 0):
-    #   f = alpha expm1(u),  f' = exp(u),  f'' = exp(u) / alpha,
-    #   d f / d alpha = exp(u) (1 - u) - 1 = expm1(u) - u f',
-    #   d f' / d alpha = -u f'',  d f'' / dx = f'' / alpha,  d f'' / d alpha = -(1 + u) f'' / alpha.
-    x, alpha = primals
-    x_dot, alpha_dot = tangents
-    f, g, h = _celu(x, alpha)
-    a = alpha.astype(x.dtype)
-    by_x = by_alpha = (None, None, None)
-    if not _is_zero(x_dot):
-        by_x = (g * x_dot, h * x_dot, h / a * x_dot)
-    if not _is_zero(alpha_dot):
-        pos = x > 0
-        # u only ever meets f' and f'', which are 0 below xmin: clamping keeps -inf * 0 out.
-        xmin = _consts(x.dtype).xmin
-        u = jnp.where(pos, 0, jnp.maximum(x / a, xmin))
-        terms = (jnp.where(pos, 0, f / a - u * g), -u * h, -(1 + u) * h / a)
-        by_alpha = tuple(t * alpha_dot for t in terms)
-    return (f, g, h), tuple(map(_sum_tangents, (f, g, h), by_x, by_alpha))
-
-
-_celu.defjvp(_celu_jvp, symbolic_zeros=True)
+    _check_x(x, "selu")
+    return _selu_call(x)
 
 
 def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
@@ -632,15 +829,20 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
         \exp(x / \alpha), & x \le 0
       \end{cases}
 
-    and, for :math:`x \le 0`, :math:`\partial\,\mathrm{celu} / \partial\alpha =
-    \exp(x/\alpha)(1 - x/\alpha) - 1` (0 for :math:`x > 0`). ``x / alpha`` is
-    carried to twice the working precision, so the result is within 1 ULP for
-    any alpha, not only powers of two.
+    and, for :math:`x \le 0` with :math:`u = x / \alpha`,
+    :math:`\partial\,\mathrm{celu} / \partial\alpha = e^u (1 - u) - 1` and
+    :math:`\partial^2 \mathrm{celu} / \partial\alpha^2 = u^2 e^u / \alpha`
+    (0 for :math:`x > 0`), each computed without cancellation. ``x / alpha``
+    is carried to twice the working precision, so the result is within 1 ULP
+    for any alpha, not only powers of two.
 
     Args:
       x: input array; bfloat16, float16, float32 and float64 keep their dtype.
-      alpha: scalar or array broadcastable against ``x``, > 0. A concrete alpha
-        that is 0, negative or not finite raises ``ValueError``. Default 1.
+      alpha: scalar or array broadcastable against ``x``, > 0. A Python or
+        NumPy alpha that is 0, negative or not finite raises ``ValueError``
+        (also under ``jax.jit``); a JAX array alpha is not inspected, and where
+        it is not finite and positive the result is NaN for ``x <= 0``.
+        Default 1.
 
     Returns:
       An array of ``x``'s dtype and the broadcast shape of ``x`` and ``alpha``.
@@ -654,7 +856,8 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
       Barron, "Continuously Differentiable Exponential Linear Units", 2017.
       https://arxiv.org/abs/1704.07483
     """
-    x = _as_float(x, "celu")
-    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and alpha == 1:
-        return _elu(x, None)[0]  # celu(x, 1) is elu(x, 1), derivatives included
-    return _celu(x, _as_alpha(alpha, x, "celu", positive=True))[0]
+    _check_x(x, "celu")
+    alpha = _check_alpha(alpha, x, "celu", positive=True)
+    if alpha is None:  # celu(x, 1) is elu(x, 1), derivatives included
+        return _elu_call(x, None)
+    return _celu_call(x, alpha)

@@ -231,12 +231,18 @@ def test_celu_rejects_zero_or_nonfinite_concrete_alpha(alpha):
     assert re.search(r"finite|non-?zero|!= ?0|positive", message), message
 
 
-def test_celu_rejects_concrete_jax_array_alpha_with_a_zero():
-    """A concrete per-channel alpha with one bad entry is just as bad."""
-    with pytest.raises(ValueError, match="alpha"):
-        jelu.celu(np.zeros((2, 3), np.float32), jnp.array([1.0, 0.0, 2.0]))
-    with pytest.raises(ValueError, match="alpha"):
+def test_celu_bad_array_alpha_numpy_raises_jax_gives_nan():
+    """A NumPy per-channel alpha with one bad entry raises, naming the entry; a JAX
+    array alpha is never inspected (that would sync with the device) and gives
+    NaN in that channel for x <= 0, the same jitted or not."""
+    with pytest.raises(ValueError, match=r"alpha\[1\]=inf"):
         jelu.celu(np.zeros((2, 3), np.float32), np.array([1.0, np.inf, 2.0]))
+    x = np.array([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]], np.float32)
+    alpha = jnp.array([1.0, 0.0, 2.0])
+    for out in (jelu.celu(x, alpha), jax.jit(jelu.celu)(x, alpha)):
+        out = np.asarray(out)
+        assert np.isnan(out[0, 1]) and np.all(np.isfinite(out[0, [0, 2]])), out
+        np.testing.assert_array_equal(out[1], 1.0)
 
 
 @with_alpha
