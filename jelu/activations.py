@@ -168,23 +168,19 @@ def _opaque(v: Array) -> Array:
     return _from_bits(_bits(v) & np.asarray(-2, _fmt(v.dtype).int), v.dtype)
 
 
-def _split(v: Array, wide: bool = False) -> tuple[Array, Array]:
+def _split(v: Array) -> tuple[Array, Array]:
     """``v = hi + lo`` exactly, each half as wide, by masking bits (not by a product).
 
     float32: ``hi`` keeps the leading 12 significant bits and ``lo`` the other
     12, so that ``hi * hi'``, ``hi * lo'`` and ``lo * lo'`` are exact for two
     split numbers. float64 (53 bits, odd): ``hi`` is ``v`` rounded to 26 bits
-    and ``lo`` the signed rest (26 bits); with ``wide`` (for operands that may
-    be near the overflow threshold, where rounding up would overflow) ``hi`` is
-    truncated to 27 bits and ``lo`` has 26, which is exact against a 26 + 26
-    bit partner only (the constants, split by ``_split_const``).
+    and ``lo`` the signed rest (26 bits); callers keep ``|v| < 2^1023`` so that
+    rounding up cannot overflow.
     """
     fmt = _fmt(v.dtype)
     b = _bits(v)
     if fmt is _F32:
         hi = _from_bits(b & np.asarray(-(1 << 12), np.int32), v.dtype)
-    elif wide:
-        hi = _from_bits(b & np.asarray(-(1 << 26), np.int64), v.dtype)
     else:
         hi = _from_bits((b + np.asarray(1 << 26, np.int64)) & np.asarray(-(1 << 27), np.int64), v.dtype)
     return hi, v - hi
@@ -196,7 +192,7 @@ def _fast2sum(a: Array, b: Array) -> tuple[Array, Array]:
     return s, b - (s - a)
 
 
-def _two_prod(a: Array, b: tuple[Array, Array], wide: bool = False) -> tuple[Array, Array]:
+def _two_prod(a: Array, b: tuple[Array, Array]) -> tuple[Array, Array]:
     """``a * b`` as a double word from exact partial products.
 
     ``b`` is given split, as ``_split(b)`` or ``_split_const`` returns it.
@@ -204,7 +200,7 @@ def _two_prod(a: Array, b: tuple[Array, Array], wide: bool = False) -> tuple[Arr
     (float32) or 2**-62 (float64) of ``a * b`` relative, as long as no partial
     product underflows (callers keep ``|a * b| > 2**-60``).
     """
-    a1, a2 = _split(a, wide)
+    a1, a2 = _split(a)
     b1, b2 = b
     hi, lo = _fast2sum(a1 * b1, a1 * b2 + a2 * b1)  # |a1 b1| >= 2^10 |a1 b2 + a2 b1|
     return hi, lo + a2 * b2
@@ -219,10 +215,10 @@ class _Scale(NamedTuple):
     e: Array | int  # integer exponent
 
 
-def _dw_mul(a: tuple[Array, Array], c: _Scale, wide: bool = False) -> tuple[Array, Array]:
+def _dw_mul(a: tuple[Array, Array], c: _Scale) -> tuple[Array, Array]:
     """``(a_hi + a_lo) * (c.hi + c.lo)`` as a double word (without ``2^c.e``)."""
     a_hi, a_lo = a
-    p, e = _two_prod(a_hi, c.parts, wide)
+    p, e = _two_prod(a_hi, c.parts)
     t = _opaque(a_lo * c.hi)
     if c.lo is not None:
         t = t + _opaque(a_hi * c.lo)
@@ -280,12 +276,24 @@ def _pow2(k: Array, fmt: _Fmt) -> Array:
     return _from_bits((k.astype(fmt.int) + fmt.bias) << fmt.mant, fmt.dtype)
 
 
-def _ldexp(v: Array, n: Array) -> Array:
-    """``v * 2^n`` rounded once, for any integer n (two exact steps)."""
+def _ldexp(v: Array, k: Array | None = None, e: Array | int = 0) -> Array:
+    """``v * 2^k * 2^e`` rounded once: ``k`` is the kernel's per-element
+    exponent (``-2 bias < k <= 0``) or None, ``e`` an exponent per alpha.
+
+    Applied as ``v 2^(k + 64) 2^e1 2^e2`` with ``e1 + e2 = e - 64``: every
+    factor is a normal power of two, the powers of ``e`` are computed once per
+    alpha (not per element), and an intermediate underflows only where the
+    result does.
+    """
     fmt = _fmt(v.dtype)
-    n = jnp.clip(n, -2 * (fmt.bias - 1), 2 * fmt.bias)
-    half = n >> 1
-    return v * _pow2(half, fmt) * _pow2(n - half, fmt)
+    if k is not None:
+        v = v * _pow2(k + 64, fmt)
+        e = e - 64
+    if isinstance(e, int):
+        return v * np.asarray(2.0 ** (e >> 1), v.dtype) * np.asarray(2.0 ** (e - (e >> 1)), v.dtype) if e else v
+    e = jnp.clip(e, -2 * (fmt.bias - 1), 2 * fmt.bias)
+    half = e >> 1
+    return v * _pow2(half, fmt) * _pow2(e - half, fmt)
 
 
 def _round(a: tuple[Array, Array], dtype) -> Array:
@@ -375,17 +383,17 @@ def _reduce(u: Array, u_lo: Array | None = None) -> _Parts:
     return _Parts(r, tail, k_int.astype(np.int32), one)
 
 
-def _scaled(dw: tuple[Array, Array], c: _Scale | None, n: Array | int, dtype, wide: bool = False) -> Array:
-    """``dw * c * 2^n``, rounded once to ``dtype``.
+def _scaled(dw: tuple[Array, Array], c: _Scale | None, k: Array | None, dtype, e: int = 0) -> Array:
+    """``dw * c * 2^k * 2^e``, rounded once to ``dtype``.
 
-    The power of two comes last, after the rounding decision, so that it is
+    The powers of two come last, after the rounding decision, so that they are
     exact wherever the result is a normal float (and the low word, which only
     decides the rounding of 16-bit results, never underflows).
     """
     if c is not None:
-        dw = _dw_mul(dw, c, wide)
-        n = n + c.e
-    return _ldexp(_round(dw, dtype), n).astype(dtype)
+        dw = _dw_mul(dw, c)
+        e = c.e + e
+    return _ldexp(_round(dw, dtype), k, e).astype(dtype)
 
 
 _UP = 64  # expm1 in [-1, 0] is scaled by 2^64 before a product: no partial product underflows
@@ -397,7 +405,7 @@ def _expm1_times(parts: _Parts, c: _Scale | None, dtype) -> Array:
     if c is None:
         return _round((hi, lo), dtype).astype(dtype)
     up = np.asarray(2.0**_UP, hi.dtype)
-    return _scaled((hi * up, lo * up), c, -_UP, dtype)
+    return _scaled((hi * up, lo * up), c, None, dtype, -_UP)
 
 
 def _exp_times(parts: _Parts, c: _Scale | None, dtype) -> Array:
@@ -470,12 +478,19 @@ _elu.defjvp(_elu_jvp, symbolic_zeros=True)
 
 
 def _selu_positive(x: Array, dtype) -> Array:
-    """``lambda * x`` for ``x > 0``, rounded once to ``dtype``."""
+    """``lambda * x`` for ``x > 0``, rounded to ``dtype``.
+
+    32- and 64-bit: one product by lambda rounded to the dtype, within 1 ULP
+    (lambda's own rounding adds at most half an ULP). 16-bit: the exact product
+    as a double word, so that the final rounding is correct.
+    """
+    if np.dtype(dtype).itemsize > 2:
+        return (x * np.asarray(float(_SELU_SCALE), x.dtype)).astype(dtype)
     lam = _const_scale(_SELU_SCALE, x.dtype)
     # Tiny x: scale up so that no partial product underflows (exact both ways).
     tiny = x < np.asarray(2.0**-60, x.dtype)
     xs = jnp.where(tiny, x * np.asarray(2.0**64, x.dtype), x)
-    out = _scaled((xs, jnp.zeros_like(xs)), lam, jnp.where(tiny, -64, 0), dtype, wide=True)
+    out = _scaled((xs, jnp.zeros_like(xs)), lam, None, dtype, jnp.where(tiny, -64, 0))
     # Where lambda x overflows (x = +inf included) the partial sums meet inf - inf.
     return jnp.where(jnp.isnan(out) & ~jnp.isnan(x), np.asarray(np.inf, dtype), out)
 
@@ -515,7 +530,7 @@ def _celu_arg(x: Array, c: _Scale, inv: _Scale) -> tuple[Array, Array]:
     the exact residual ``y - u m``.
     """
     fmt = _fmt(x.dtype)
-    y = _ldexp(jnp.where(x > 0, np.asarray(0, x.dtype), x), -c.e)
+    y = _ldexp(jnp.where(x > 0, np.asarray(0, x.dtype), x), None, -c.e)
     lowest = c.hi * np.asarray(fmt.xmin, x.dtype)  # keeps u in the kernel's range
     y = jnp.where(y < lowest, lowest, y)
     half = np.asarray(0.5, x.dtype)
@@ -567,16 +582,16 @@ def _celu(x: Array, alpha: Array) -> tuple[Array, ...]:
     e_dw = parts.exp()
     ue = _dw_mul(e_dw, _Scale(u, u_lo, _split(u), 0))
     up = np.asarray(2.0**64, ct)
-    ue = (_ldexp(ue[0], parts.k) * up, _ldexp(ue[1], parts.k) * up)
+    ue = (_ldexp(ue[0], parts.k, 64), _ldexp(ue[1], parts.k, 64))
     em1 = parts.expm1()
     d_hi, d_err = _fast2sum(em1[0] * up, -ue[0])  # |expm1(u)| >= |u exp(u)|
     by_parts = _fast2sum(d_hi, d_err + (em1[1] * up - ue[1]))
     square = _square((u, u_lo))
     by_series = _g_series(u, square)
     small = jnp.abs(u) <= np.asarray(_SERIES_BELOW, ct)
-    da = _scaled(tuple(jnp.where(small, s, p) for s, p in zip(by_series, by_parts)), None, -64, dt)
+    da = _scaled(tuple(jnp.where(small, s, p) for s, p in zip(by_series, by_parts)), None, None, dt, -64)
     # d^2 f / d alpha^2 = u^2 exp(u) / alpha.
-    daa = _scaled(_dw_mul(e_dw, square), inv, parts.k + square.e, dt)
+    daa = _scaled(_dw_mul(e_dw, square), inv, parts.k, dt, square.e)
 
     pos = x > 0
     bad = ~((alpha > 0) & (alpha < np.inf))
