@@ -7,7 +7,8 @@ arithmetic (no double rounding through float32). Where the float64 interval
 recomputed with mpmath at 50 digits, so every reference is provably the
 correctly rounded value. float64 targets use mpmath directly.
 
-Used by tests/test_numerics.py and benchmarks/accuracy.py.
+Used by tests/test_numerics.py, benchmarks/accuracy.py and
+benchmarks/device_check.py.
 """
 
 from __future__ import annotations
@@ -180,9 +181,20 @@ def measure(f, case: str, order: int, x: np.ndarray, dtype) -> dict:
 
     name, alpha, _, _ = CASES[case]
     dtype = np.dtype(dtype)
-    tiny = float(ml_dtypes.finfo(dtype).tiny)
     ref = correctly_rounded(name, order, x, dtype, alpha)
     y = np.asarray(jax.jit(derivative(f, order))(jnp.asarray(x.astype(dtype)))).astype(np.float64)
+    return compare(x, y, ref, dtype)
+
+
+def compare(x: np.ndarray, y: np.ndarray, ref: np.ndarray, dtype) -> dict:
+    """ULP figures of results y against correctly rounded ref at inputs x (all float64).
+
+    The summary ``measure`` returns; subnormal inputs and results are left out
+    of the ULP figures and counted apart (see ``measure``).
+    """
+    dtype = np.dtype(dtype)
+    tiny = float(ml_dtypes.finfo(dtype).tiny)
+    x, y, ref = (np.asarray(a, np.float64) for a in (x, y, ref))
     normal = ((np.abs(x) >= tiny) | (x == 0)) & ((np.abs(ref) >= tiny) | (ref == 0))
     u = ulp_distance(y[normal], ref[normal], dtype)
     sub = ~normal
