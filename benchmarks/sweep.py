@@ -5,11 +5,15 @@
     python benchmarks/sweep.py --sign negative          # x <= 0 only (-0.0 and the negatives)
     python benchmarks/sweep.py --stride 4099            # every 4099th bit pattern (CI)
     python benchmarks/sweep.py --functions celu --alphas 0.3 --orders 1,2 --out celu.json
+    python benchmarks/sweep.py --jobs 16 --out sweep.json   # on a 16-core machine
+
+Accelerators are covered by benchmarks/device_check.py, which compares their
+results with the CPU's bit for bit.
 
 For each function (elu and celu with every ``--alphas`` value, selu), alpha
 and order (0 = value, 1 = f', 2 = f''), every ``--stride``-th float32 bit
-pattern of the chosen sign range is evaluated by jitted jelu in chunks and
-compared with the correctly rounded float32 result of tests/reference.py: a
+pattern of the chosen sign range is evaluated by jitted jelu on the CPU in
+chunks (``--jobs N`` spreads blocks of them over N processes) and compared with the correctly rounded float32 result of tests/reference.py: a
 float64 formula with a proven relative error bound, recomputed in mpmath at 50
 digits wherever that bound cannot decide the rounding.
 
@@ -27,9 +31,11 @@ command-line input: one line on stderr, exit 2.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import datetime
 import json
 import math
+import multiprocessing
 import os
 import platform
 import sys
@@ -61,7 +67,8 @@ SIGN_RANGES = {
     "negative": (0x80000000, 0xFFFFFFFF),
     "positive": (0x00000000, 0x7FFFFFFF),
 }
-DEFAULT_CHUNK = 2**22  # bit patterns per jitted call and reference batch
+DEFAULT_CHUNK = 2**20  # bit patterns per jitted call and reference batch (fastest measured)
+CHUNKS_PER_BLOCK = 16  # chunks per unit of work (and of progress)
 MAX_CHUNK = 2**26
 PROGRESS_INTERVAL_S = 10.0
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)
@@ -159,6 +166,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="take every STRIDE-th bit pattern (default: 1, every one)")
     parser.add_argument("--chunk", type=_positive_int(MAX_CHUNK), default=DEFAULT_CHUNK,
                         help=f"bit patterns per batch (default: {DEFAULT_CHUNK})")
+    parser.add_argument("--jobs", type=_positive_int(1024), default=1,
+                        help="worker processes (default: 1; e.g. the number of CPU cores)")
     parser.add_argument("--max-ulp", type=int, default=None,
                         help="exit 1 if any case is more than this many ULP off (default: no check)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output file (default: none)")
@@ -195,11 +204,12 @@ def cases(functions: Sequence[str], alphas: Sequence[float], orders: Sequence[in
 # --------------------------------------------------------------------------
 
 
-def bit_patterns(first: int, last: int, stride: int, chunk: int):
-    """Yield the float32 bit patterns first, first + stride, ... <= last, ``chunk`` at a time."""
-    count = (last - first) // stride + 1
-    for start in range(0, count, chunk):
-        k = np.arange(start, min(start + chunk, count), dtype=np.uint64)
+def bit_patterns(first: int, last: int, stride: int, chunk: int, start: int = 0, stop: int | None = None):
+    """Yield the float32 bit patterns first + k stride <= last, for k in [start, stop), ``chunk`` at a time."""
+    count = pattern_count(first, last, stride)
+    stop = count if stop is None else min(stop, count)
+    for k0 in range(start, stop, chunk):
+        k = np.arange(k0, min(k0 + chunk, stop), dtype=np.uint64)
         yield (first + k * stride).astype(np.uint32)
 
 
@@ -208,19 +218,20 @@ def pattern_count(first: int, last: int, stride: int) -> int:
 
 
 class Kernel:
-    """Jitted ``derivative(jelu f, order)`` at a fixed chunk size (padded), one compile per case."""
+    """Jitted ``derivative(jelu f, order)`` on the CPU at a fixed chunk size (padded), one compile per case."""
 
     def __init__(self, case: Case, chunk: int) -> None:
         f = getattr(jelu, case.function)
         kw = {} if case.function == "selu" else {"alpha": case.alpha}
         self.chunk = chunk
+        self.device = jax.devices("cpu")[0]
         self.fn = jax.jit(derivative(lambda v: f(v, **kw), case.order))
 
     def __call__(self, x32: np.ndarray) -> np.ndarray:
         n = x32.size
         padded = np.zeros(self.chunk, np.float32)
         padded[:n] = x32
-        return np.asarray(self.fn(jnp.asarray(padded)))[:n]
+        return np.asarray(self.fn(jax.device_put(padded, self.device)))[:n]
 
 
 def new_totals() -> dict[str, Any]:
@@ -254,6 +265,40 @@ def sweep_chunk(case: Case, kernel: Kernel, bits: np.ndarray, totals: dict[str, 
         totals["max_ulp"], totals["worst_x"] = m["max_ulp"], m["worst_x"]
 
 
+def merge_totals(totals: dict[str, Any], part: dict[str, Any]) -> None:
+    """Add the counts of ``part`` (another range of the same case) to ``totals``."""
+    for key in ("patterns", "non_finite_skipped", "points", "not_correctly_rounded",
+                "subnormal_inputs", "subnormal_results", "mpmath_points"):
+        totals[key] += part[key]
+    totals["subnormal_ok"] &= part["subnormal_ok"]
+    if part["worst_x"] is not None and (totals["worst_x"] is None or part["max_ulp"] > totals["max_ulp"]):
+        totals["max_ulp"], totals["worst_x"] = part["max_ulp"], part["worst_x"]
+
+
+_KERNELS: dict[tuple[Case, int], Kernel] = {}  # per process: one compiled kernel per case
+
+
+def _kernel(case: Case, chunk: int) -> Kernel:
+    """The compiled kernel of ``case`` in this process (compiled and run once on first use)."""
+    if (case, chunk) not in _KERNELS:
+        kernel = Kernel(case, chunk)
+        kernel(np.zeros(1, np.float32))  # compile now, outside the timed sweep
+        _KERNELS[(case, chunk)] = kernel
+    return _KERNELS[(case, chunk)]
+
+
+def sweep_block(case: Case, first: int, last: int, stride: int, chunk: int,
+                start: int, stop: int) -> tuple[dict[str, Any], float]:
+    """Totals of one case over the patterns first + k stride, k in [start, stop), and the
+    seconds they took (compilation excluded)."""
+    kernel = _kernel(case, min(chunk, pattern_count(first, last, stride)))
+    totals = new_totals()
+    t0 = time.perf_counter()
+    for bits in bit_patterns(first, last, stride, chunk, start, stop):
+        sweep_chunk(case, kernel, bits, totals)
+    return totals, time.perf_counter() - t0
+
+
 class Progress:
     """Progress lines with an ETA on stderr, at most every PROGRESS_INTERVAL_S seconds."""
 
@@ -261,44 +306,83 @@ class Progress:
         self.total, self.done, self.quiet = total_patterns, 0, quiet
         self.start = self.last = time.perf_counter()
 
-    def update(self, patterns: int, label: str, force: bool = False) -> None:
+    def update(self, patterns: int, label: str) -> None:
         self.done += patterns
         now = time.perf_counter()
-        if self.quiet or not (force or now - self.last >= PROGRESS_INTERVAL_S):
+        if self.quiet or now - self.last < PROGRESS_INTERVAL_S:
             return
         self.last = now
         elapsed = now - self.start
-        eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+        eta = elapsed / self.done * (self.total - self.done)
         sys.stderr.write(f"  {label}: {self.done / self.total:6.1%} of {self.total:,} patterns, "
                          f"{elapsed:.0f} s elapsed, ETA {eta:.0f} s\n")
         sys.stderr.flush()
 
 
+def _blocks(per_case: int, chunk: int) -> list[tuple[int, int]]:
+    size = chunk * CHUNKS_PER_BLOCK
+    return [(k, min(k + size, per_case)) for k in range(0, per_case, size)]
+
+
 def run_sweep(all_cases: list[Case], first: int, last: int, stride: int, chunk: int,
-              quiet: bool) -> list[dict[str, Any]]:
-    """Sweep every case; one result row per case."""
+              quiet: bool, jobs: int = 1) -> list[dict[str, Any]]:
+    """Sweep every case in blocks of patterns (in ``jobs`` worker processes if > 1);
+    one result row per case, with the seconds its blocks took (summed over workers,
+    compilation excluded)."""
     per_case = pattern_count(first, last, stride)
+    blocks = _blocks(per_case, chunk)
     progress = Progress(per_case * len(all_cases), quiet)
+    totals = {case: new_totals() for case in all_cases}
+    seconds = {case: 0.0 for case in all_cases}
+    tasks = [(case, b) for case in all_cases for b in blocks]
+
+    def record(case: Case, block: tuple[int, int], part: dict[str, Any], took: float) -> None:
+        merge_totals(totals[case], part)
+        seconds[case] += took
+        progress.update(block[1] - block[0], case.label)
+        if totals[case]["patterns"] == per_case and not quiet:
+            r = totals[case]
+            sys.stderr.write(f"  done {case.label}: {r['points']:,} points, max {r['max_ulp']} ULP, "
+                             f"{r['not_correctly_rounded']:,} not correctly rounded\n")
+            sys.stderr.flush()
+
+    if jobs == 1:
+        for case, block in tasks:
+            record(case, block, *sweep_block(case, first, last, stride, chunk, *block))
+    else:
+        with _worker_pool(jobs) as pool:
+            futures = {pool.submit(sweep_block, case, first, last, stride, chunk, *block): (case, block)
+                       for case, block in tasks}
+            for future in concurrent.futures.as_completed(futures):
+                part, took = future.result()
+                record(*futures[future], part, took)
     rows = []
     for case in all_cases:
-        kernel = Kernel(case, min(chunk, per_case))
-        totals = new_totals()
-        t0 = time.perf_counter()
-        for bits in bit_patterns(first, last, stride, chunk):
-            sweep_chunk(case, kernel, bits, totals)
-            progress.update(int(bits.size), case.label)
-        seconds = time.perf_counter() - t0
-        row = {"function": case.function, "alpha": case.alpha if case.function != "selu" else None,
-               "order": case.order, "order_name": ORDER_NAMES[case.order], "label": case.label,
-               **totals,
-               "share_not_correctly_rounded": totals["not_correctly_rounded"] / max(totals["points"], 1),
-               "seconds": seconds}
-        rows.append(row)
-        if not quiet:
-            sys.stderr.write(f"  done {case.label}: {row['points']:,} points, max {row['max_ulp']} ULP, "
-                             f"{row['not_correctly_rounded']:,} not correctly rounded, {seconds:.1f} s\n")
-            sys.stderr.flush()
+        t = totals[case]
+        rows.append({"function": case.function, "alpha": case.alpha if case.function != "selu" else None,
+                     "order": case.order, "order_name": ORDER_NAMES[case.order], "label": case.label,
+                     **t,
+                     "share_not_correctly_rounded": t["not_correctly_rounded"] / max(t["points"], 1),
+                     "seconds": seconds[case]})
     return rows
+
+
+def _worker_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
+    """Fresh processes (JAX is not fork-safe) that see only the CPU, one XLA thread each."""
+    saved = {k: os.environ.get(k) for k in ("JAX_PLATFORMS", "XLA_FLAGS")}
+    os.environ["JAX_PLATFORMS"] = "cpu"
+    os.environ["XLA_FLAGS"] = " ".join(filter(None, [saved["XLA_FLAGS"], "--xla_cpu_multi_thread_eigen=false",
+                                                      "intra_op_parallelism_threads=1"]))
+    try:
+        pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+        pool.submit(int).result()  # start the workers while the environment is set
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return pool
 
 
 # --------------------------------------------------------------------------
@@ -310,7 +394,7 @@ def markdown(result: dict[str, Any]) -> str:
     meta = result["meta"]
     lines = [
         f"float32 sweep: `{meta['command']}`; sign {meta['sign']}, stride {meta['stride']} "
-        f"({meta['patterns_per_case']:,} bit patterns per case), {meta['device_kind']}, "
+        f"({meta['patterns_per_case']:,} bit patterns per case), jelu on the CPU, {meta['jobs']} process(es), "
         f"jax {meta['versions']['jax']}, jelu {meta['versions']['jelu']}; {meta['date']}; "
         f"{meta['total_seconds']:.0f} s.",
         "",
@@ -332,10 +416,22 @@ def markdown(result: dict[str, Any]) -> str:
         "Subnormal inputs/results are outside the claim (XLA flushes them; there 0 or the reference "
         "is accepted, `(!)` if not). mpmath: points the float64 bound could not decide.",
         f"Estimated stride-1 sweep of the same range: {meta['estimated_stride1_seconds_per_case'] / 60:.1f} "
-        f"min per case, {meta['estimated_stride1_seconds_total'] / 3600:.2f} h for all "
-        f"{len(result['cases'])} cases (this machine, extrapolated from this run's rate).",
+        f"min per case in one process, {meta['estimated_stride1_seconds_total'] / 3600:.2f} h for all "
+        f"{len(result['cases'])} cases with --jobs {meta['jobs']} (this machine, extrapolated from "
+        "this run's rate per process).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -360,11 +456,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"sweep: {len(all_cases)} cases x {per_case:,} bit patterns "
                          f"(sign {args.sign}, stride {args.stride})\n")
     start = time.perf_counter()
-    rows = run_sweep(all_cases, first, last, args.stride, args.chunk, args.quiet)
+    rows = run_sweep(all_cases, first, last, args.stride, args.chunk, args.quiet, args.jobs)
     total = time.perf_counter() - start
     full_patterns = pattern_count(first, last, 1)
     rate = sum(r["patterns"] for r in rows) / sum(r["seconds"] for r in rows)  # patterns per second
-    device = jax.devices()[0]
     result = {
         "schema_version": SCHEMA_VERSION,
         "meta": {
@@ -372,13 +467,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "command": " ".join(["python", "benchmarks/sweep.py", *argv]),
             "sign": args.sign, "stride": args.stride, "chunk": args.chunk,
             "first_pattern": first, "last_pattern": last, "patterns_per_case": per_case,
-            "device_kind": device.device_kind, "platform": device.platform,
+            "cpu": _cpu_model(),
             "os": platform.platform(),
             "versions": {"python": platform.python_version(), "jax": jax.__version__,
                          "numpy": np.__version__, "jelu": jelu.__version__},
             "total_seconds": total,
             "estimated_stride1_seconds_per_case": full_patterns / rate,
-            "estimated_stride1_seconds_total": full_patterns / rate * len(rows),
+            "estimated_stride1_seconds_total": full_patterns / rate * len(rows) / args.jobs,
+            "jobs": args.jobs,
             "max_ulp_allowed": args.max_ulp,
         },
         "cases": rows,

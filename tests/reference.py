@@ -33,10 +33,27 @@ BITS = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 F64_REL_ERR = 64 * 2.0**-53
 
 
+def _cast_rounds_to_nearest_even() -> bool:
+    """Whether numpy's float64 -> float32 cast rounds half to even, keeps subnormals
+    and overflows to inf here (IEEE 754 defaults; not so under flush-to-zero)."""
+    v = np.array([1 + 2.0**-24, 1 + 3 * 2.0**-24, 2.0**-149, 3 * 2.0**-150, 2.0**128, -(2.0**-126) * 1.5])
+    want = np.array([1.0, 1 + 2.0**-22, 2.0**-149, 2.0**-148, np.inf, -(2.0**-126) * 1.5])
+    with np.errstate(over="ignore"):
+        return bool(np.array_equal(v.astype(np.float32).astype(np.float64), want))
+
+
 def round_to(v: np.ndarray, dtype) -> np.ndarray:
     """Round float64 ``v`` to ``dtype`` correctly (half to even), as float64."""
-    p, emin, fmax = FORMATS[np.dtype(dtype)]
     v = np.asarray(v, np.float64)
+    if np.dtype(dtype) == np.float32 and _cast_rounds_to_nearest_even():
+        with np.errstate(over="ignore", invalid="ignore"):  # the same rounding, in one pass
+            return v.astype(np.float32).astype(np.float64)
+    return _round_to_by_integers(v, dtype)
+
+
+def _round_to_by_integers(v: np.ndarray, dtype) -> np.ndarray:
+    """``round_to`` by integer arithmetic on the scaled significand (any format)."""
+    p, emin, fmax = FORMATS[np.dtype(dtype)]
     with np.errstate(invalid="ignore", over="ignore"):
         _, e = np.frexp(v)  # v = m 2^e, 0.5 <= |m| < 1
         e = np.maximum(e, emin + 1)  # subnormals share the smallest exponent

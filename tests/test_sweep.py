@@ -110,6 +110,31 @@ def test_a_wrong_kernel_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     assert totals["max_ulp"] >= 1 and -2 < totals["worst_x"] <= -1
 
 
+def test_blocks_merge_to_the_whole_range() -> None:
+    sweep = _load_script()
+    case = sweep.Case("celu", 2.0, 0)
+    first, last, stride, chunk = 0x80000000, 0xFFFFFFFF, 2**19 + 1, 256  # includes the lowest binades
+    n = sweep.pattern_count(first, last, stride)
+    whole, _ = sweep.sweep_block(case, first, last, stride, chunk, 0, n)
+    merged = sweep.new_totals()
+    for start, stop in ((0, n // 3), (n // 3, n - 5), (n - 5, n)):
+        sweep.merge_totals(merged, sweep.sweep_block(case, first, last, stride, chunk, start, stop)[0])
+    assert merged == whole and whole["patterns"] == n
+
+
+def test_worker_processes_give_the_same_counts(tmp_path: Path) -> None:
+    args = ["--stride", "65537", "--functions", "elu,celu", "--alphas", "2", "--orders", "0",
+            "--chunk", "8192", "--quiet"]
+    rows = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}.json"
+        subprocess.run([sys.executable, str(SCRIPT), *args, "--jobs", jobs, "--out", str(out)],
+                       check=True, capture_output=True, timeout=SWEEP_TIMEOUT_S, cwd=REPO)
+        rows.append([{k: v for k, v in r.items() if k != "seconds"}
+                     for r in json.loads(out.read_text())["cases"]])
+    assert rows[0] == rows[1] and len(rows[0]) == 2
+
+
 def test_alphas_are_swept_as_float32() -> None:
     sweep = _load_script()
     cases = sweep.cases(("celu", "selu"), (0.3, float(np.float32(0.3)), 2.0), (2, 0))
