@@ -334,28 +334,31 @@ def run_sweep(all_cases: list[Case], first: int, last: int, stride: int, chunk: 
     progress = Progress(per_case * len(all_cases), quiet)
     totals = {case: new_totals() for case in all_cases}
     seconds = {case: 0.0 for case in all_cases}
-    tasks = [(case, b) for case in all_cases for b in blocks]
+    parts: dict[Case, dict[int, dict[str, Any]]] = {case: {} for case in all_cases}
+    tasks = [(case, i) for case in all_cases for i in range(len(blocks))]
 
-    def record(case: Case, block: tuple[int, int], part: dict[str, Any], took: float) -> None:
-        merge_totals(totals[case], part)
+    def record(case: Case, i: int, part: dict[str, Any], took: float) -> None:
+        parts[case][i] = part
         seconds[case] += took
-        progress.update(block[1] - block[0], case.label)
-        if totals[case]["patterns"] == per_case and not quiet:
-            r = totals[case]
-            sys.stderr.write(f"  done {case.label}: {r['points']:,} points, max {r['max_ulp']} ULP, "
-                             f"{r['not_correctly_rounded']:,} not correctly rounded\n")
-            sys.stderr.flush()
+        progress.update(blocks[i][1] - blocks[i][0], case.label)
+        if len(parts[case]) == len(blocks):  # merged in block order: the same worst x for any --jobs
+            for j in range(len(blocks)):
+                merge_totals(totals[case], parts[case].pop(j))
+            if not quiet:
+                r = totals[case]
+                sys.stderr.write(f"  done {case.label}: {r['points']:,} points, max {r['max_ulp']} ULP, "
+                                 f"{r['not_correctly_rounded']:,} not correctly rounded\n")
+                sys.stderr.flush()
 
     if jobs == 1:
-        for case, block in tasks:
-            record(case, block, *sweep_block(case, first, last, stride, chunk, *block))
+        for case, i in tasks:
+            record(case, i, *sweep_block(case, first, last, stride, chunk, *blocks[i]))
     else:
         with _worker_pool(jobs) as pool:
-            futures = {pool.submit(sweep_block, case, first, last, stride, chunk, *block): (case, block)
-                       for case, block in tasks}
+            futures = {pool.submit(sweep_block, case, first, last, stride, chunk, *blocks[i]): (case, i)
+                       for case, i in tasks}
             for future in concurrent.futures.as_completed(futures):
-                part, took = future.result()
-                record(*futures[future], part, took)
+                record(*futures[future], *future.result())
     rows = []
     for case in all_cases:
         t = totals[case]
