@@ -69,3 +69,24 @@ def test_round_to_matches_fractions(dtype) -> None:
         got = round_to(v, dtype)
     want = np.array([_round_exactly(float(x), dtype) for x in v])
     assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("name, alpha", [("elu", 1.0), ("elu", 2.0), ("selu", 1.0),
+                                         ("celu", float(np.float32(0.3))), ("celu", 2.0)])
+@pytest.mark.parametrize("order", [0, 1, 2])
+def test_float32_reference_equals_mpmath_rounding(name: str, alpha: float, order: int) -> None:
+    """The fast path (float64 bound, mpmath only where undecided) against mpmath at every point."""
+    import mpmath
+
+    from reference import _mp_formula, _round_exact, correctly_rounded
+
+    rng = np.random.default_rng(4)
+    x = np.concatenate([
+        -np.exp(rng.uniform(np.log(1e-37), np.log(110.0), 150)),
+        -rng.uniform(15.0, 31.0, 50),  # where exp(x / 0.3) nears the smallest normal
+        np.exp(rng.uniform(np.log(1e-37), np.log(3e38), 30)),
+    ]).astype(np.float32).astype(np.float64)
+    got = correctly_rounded(name, order, x, np.float32, alpha)
+    mpmath.mp.dps = 50
+    want = np.array([_round_exact(_mp_formula(name, order, xi, alpha), np.float32) for xi in x])
+    assert np.array_equal(got, want)
