@@ -396,7 +396,7 @@ def mlp_section(cfg: Any, repeats: int, device: Any) -> dict[str, Any]:
                      "ratio_to_relu_time": t / relu_t, "temp_bytes": mine,
                      "ratio_to_relu_temp": mine / relu_temp if mine is not None and relu_temp else None})
         _log(f"  mlp {dtype:8s} {name:11s} {t * 1e3:8.3f} ms ({t / relu_t:.3f}x relu), temp "
-             f"{'-' if mine is None else f'{mine / 2**20:.1f} MiB'}")
+             f"{'-' if mine is None else f'{mine / 2**20:.4g} MiB'}")
     jelu_rows = [r for r in rows if r["activation"] == "jelu.elu"]
     targets = {
         f"jelu step <= {TARGET_STEP_RATIO_TO_RELU}x relu": all(
@@ -556,7 +556,7 @@ def markdown(result: dict[str, Any]) -> str:
                       "| dtype | activation | step ms | x relu time | temp MiB | x relu temp |",
                       "|---|---|--:|--:|--:|--:|"]
             for r in s["rows"]:
-                mib = "-" if r["temp_bytes"] is None else f"{r['temp_bytes'] / 2**20:.1f}"
+                mib = "-" if r["temp_bytes"] is None else f"{r['temp_bytes'] / 2**20:.4g}"
                 tr = "-" if r["ratio_to_relu_temp"] is None else f"{r['ratio_to_relu_temp']:.3f}x"
                 lines.append(f"| {r['dtype']} | {r['activation']} | {r['time_s'] * 1e3:.3f} "
                              f"| {r['ratio_to_relu_time']:.3f}x | {mib} | {tr} |")
