@@ -2,13 +2,14 @@
 
 The reference for a target dtype T (bfloat16, float16, float32) is computed in
 float64 with a bound on its relative error, then rounded once to T by integer
-arithmetic (no double rounding through float32). Where the float64 interval
+arithmetic (no double rounding through float32; for T = float32, numpy's cast,
+checked to round half to even). Where the float64 interval
 [v (1 - eps), v (1 + eps)] straddles a rounding boundary of T, the point is
 recomputed with mpmath at 50 digits, so every reference is provably the
 correctly rounded value. float64 targets use mpmath directly.
 
-Used by tests/test_numerics.py, benchmarks/accuracy.py and
-benchmarks/device_check.py.
+Used by tests/test_numerics.py, benchmarks/accuracy.py,
+benchmarks/device_check.py and benchmarks/sweep.py.
 """
 
 from __future__ import annotations
