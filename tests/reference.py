@@ -2,12 +2,14 @@
 
 The reference for a target dtype T (bfloat16, float16, float32) is computed in
 float64 with a bound on its relative error, then rounded once to T by integer
-arithmetic (no double rounding through float32). Where the float64 interval
+arithmetic (no double rounding through float32; for T = float32, numpy's cast,
+checked to round half to even). Where the float64 interval
 [v (1 - eps), v (1 + eps)] straddles a rounding boundary of T, the point is
 recomputed with mpmath at 50 digits, so every reference is provably the
 correctly rounded value. float64 targets use mpmath directly.
 
-Used by tests/test_numerics.py and benchmarks/accuracy.py.
+Used by tests/test_numerics.py, benchmarks/accuracy.py,
+benchmarks/device_check.py and benchmarks/sweep.py.
 """
 
 from __future__ import annotations
@@ -32,10 +34,27 @@ BITS = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 F64_REL_ERR = 64 * 2.0**-53
 
 
+def _cast_rounds_to_nearest_even() -> bool:
+    """Whether numpy's float64 -> float32 cast rounds half to even, keeps subnormals
+    and overflows to inf here (IEEE 754 defaults; not so under flush-to-zero)."""
+    v = np.array([1 + 2.0**-24, 1 + 3 * 2.0**-24, 2.0**-149, 3 * 2.0**-150, 2.0**128, -(2.0**-126) * 1.5])
+    want = np.array([1.0, 1 + 2.0**-22, 2.0**-149, 2.0**-148, np.inf, -(2.0**-126) * 1.5])
+    with np.errstate(over="ignore"):
+        return bool(np.array_equal(v.astype(np.float32).astype(np.float64), want))
+
+
 def round_to(v: np.ndarray, dtype) -> np.ndarray:
     """Round float64 ``v`` to ``dtype`` correctly (half to even), as float64."""
-    p, emin, fmax = FORMATS[np.dtype(dtype)]
     v = np.asarray(v, np.float64)
+    if np.dtype(dtype) == np.float32 and _cast_rounds_to_nearest_even():
+        with np.errstate(over="ignore", invalid="ignore"):  # the same rounding, in one pass
+            return v.astype(np.float32).astype(np.float64)
+    return _round_to_by_integers(v, dtype)
+
+
+def _round_to_by_integers(v: np.ndarray, dtype) -> np.ndarray:
+    """``round_to`` by integer arithmetic on the scaled significand (any format)."""
+    p, emin, fmax = FORMATS[np.dtype(dtype)]
     with np.errstate(invalid="ignore", over="ignore"):
         _, e = np.frexp(v)  # v = m 2^e, 0.5 <= |m| < 1
         e = np.maximum(e, emin + 1)  # subnormals share the smallest exponent
@@ -79,18 +98,44 @@ def _f64_formula(name: str, order: int, x: np.ndarray, alpha: float) -> np.ndarr
     return np.where(x > 0, pos, neg)
 
 
-def correctly_rounded(name: str, order: int, x: np.ndarray, dtype, alpha: float = 1.0) -> np.ndarray:
-    """The correctly rounded ``dtype`` reference (as float64) at the ``dtype`` points x."""
+def f64_rel_err(name: str, order: int, x: np.ndarray, alpha: float) -> np.ndarray | float:
+    """A bound on the relative error of ``_f64_formula`` at x.
+
+    F64_REL_ERR covers the roundings of the formula and of numpy's expm1/exp.
+    CELU's derivatives are exp(u) at u = fl(x / alpha), and exp turns the
+    rounding |u - x / alpha| <= |u| 2^-53 into a relative error of up to
+    about |u| 2^-53, more than F64_REL_ERR once |u| nears 64; twice that is
+    added. (CELU's value alpha expm1(u) is not affected: there the factor is
+    |u exp(u) / expm1(u)| <= 1 for u <= 0. The elu/selu arguments are exact.)
+    """
+    if name == "celu" and order > 0:
+        x = np.asarray(x, np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            u = np.abs(np.minimum(x, 0.0) / alpha)  # x > 0: the derivatives are exact constants
+        return np.where(np.isfinite(u), F64_REL_ERR + 2 * u * 2.0**-53, F64_REL_ERR)
+    return F64_REL_ERR
+
+
+def correctly_rounded(name: str, order: int, x: np.ndarray, dtype, alpha: float = 1.0,
+                      stats: dict | None = None) -> np.ndarray:
+    """The correctly rounded ``dtype`` reference (as float64) at the ``dtype`` points x.
+
+    If ``stats`` is given, ``stats["mpmath_points"]`` is increased by the
+    number of points the float64 bound could not decide (recomputed in mpmath).
+    """
     x = np.asarray(x, np.float64)
     dtype = np.dtype(dtype)
     if dtype == np.float64:
         mpmath.mp.dps = 50
         return np.array([float(_mp_formula(name, order, xi, alpha)) if np.isfinite(xi) else np.nan for xi in x])
     v = _f64_formula(name, order, x, alpha)
-    lo = round_to(v * (1 - F64_REL_ERR), dtype)
-    hi = round_to(v * (1 + F64_REL_ERR), dtype)
+    err = f64_rel_err(name, order, x, alpha)
+    lo = round_to(v * (1 - err), dtype)
+    hi = round_to(v * (1 + err), dtype)
     out = round_to(v, dtype)
     unsure = np.nonzero((lo != hi) & np.isfinite(v))[0]
+    if stats is not None:
+        stats["mpmath_points"] = stats.get("mpmath_points", 0) + int(unsure.size)
     if unsure.size:
         mpmath.mp.dps = 50
         for i in unsure:
@@ -180,9 +225,20 @@ def measure(f, case: str, order: int, x: np.ndarray, dtype) -> dict:
 
     name, alpha, _, _ = CASES[case]
     dtype = np.dtype(dtype)
-    tiny = float(ml_dtypes.finfo(dtype).tiny)
     ref = correctly_rounded(name, order, x, dtype, alpha)
     y = np.asarray(jax.jit(derivative(f, order))(jnp.asarray(x.astype(dtype)))).astype(np.float64)
+    return compare(x, y, ref, dtype)
+
+
+def compare(x: np.ndarray, y: np.ndarray, ref: np.ndarray, dtype) -> dict:
+    """ULP figures of results y against correctly rounded ref at inputs x (all float64).
+
+    The summary ``measure`` returns; subnormal inputs and results are left out
+    of the ULP figures and counted apart (see ``measure``).
+    """
+    dtype = np.dtype(dtype)
+    tiny = float(ml_dtypes.finfo(dtype).tiny)
+    x, y, ref = (np.asarray(a, np.float64) for a in (x, y, ref))
     normal = ((np.abs(x) >= tiny) | (x == 0)) & ((np.abs(ref) >= tiny) | (ref == 0))
     u = ulp_distance(y[normal], ref[normal], dtype)
     sub = ~normal

@@ -1,0 +1,626 @@
+#!/usr/bin/env python
+"""One command that checks jelu on whatever ``jax.devices()[0]`` is.
+
+    PYTHONPATH=. python benchmarks/device_check.py            # full run (GPU: < 6 min)
+    PYTHONPATH=. python benchmarks/device_check.py --quick    # small CPU run (CI)
+
+Needs no install step and no network: jax, jaxlib, numpy, ml_dtypes, mpmath
+(references), optax and scikit-learn (the trainer), plus this checkout. It
+writes ``device_check.json`` and ``device_check.md`` to ``--out`` (default
+``runs/device_check``) and exits 1 if an accuracy or consistency check fails
+(or a section cannot run), 2 on bad command-line input.
+
+Sections:
+
+1. ``accuracy``: ULP errors against the correctly rounded references of
+   tests/reference.py (float64 with a proven error bound, mpmath where the
+   bound cannot decide the rounding). Every finite bfloat16 and float16 input
+   for elu (alpha 1 and 1.7), selu and celu (alpha 0.3): value, f' and f''
+   must be correctly rounded. float32: random negative normal bit patterns
+   (the whole negative range, uniform per bit pattern) plus the dense sample
+   of tests/test_numerics.py; each order within ``FLOAT32_MAX_ULP``.
+   Subnormal inputs and results are counted apart (XLA flushes them).
+2. ``consistency``: the same inputs jitted on the device and on
+   ``jax.devices("cpu")[0]``, compared bit for bit; mismatches per function,
+   dtype and order (those involving a subnormal input or result apart).
+   Target and check: no mismatch outside subnormals. On a CPU-only machine
+   this compares the CPU with itself.
+3. ``speed``: a device-to-device copy of n float32 (the faster of jitted
+   ``jnp.copy`` and ``x * 2``) as the floor in bytes per second, then jelu
+   and ``jax.nn`` forward and forward+backward (``jax.vjp``, gradient only)
+   of elu, selu, celu in float32 and bfloat16: median time, fraction of the
+   copy bandwidth (minimal bytes: fwd reads x, writes y; fwd+bwd reads x, g,
+   writes dx) and ratio to ``jax.nn``.
+4. ``mlp``: the train step of benchmarks/run.py (8 x 1024, batch 4096) in
+   float32 and bfloat16 with jelu.elu, jax.nn.elu and jax.nn.relu: median
+   step time and compiled temp memory, as ratios to relu's.
+5. ``trainer``: ``python examples/train.py`` on its defaults (``--epochs 1``
+   with ``--quick``) as a subprocess: its final line and wall time.
+
+Timing follows benchmarks/run.py (its functions are imported): compiled
+ahead, warm-up calls, interleaved repeats in a shuffled order, medians,
+``block_until_ready``. Speed and MLP targets are reported, not enforced.
+Nothing here needs float64 on the device (references are host numpy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, NoReturn, Sequence
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TESTS_DIR = REPO_ROOT / "tests"
+# The checkout this script lives in, and the shared references in tests/.
+sys.path[:0] = [str(REPO_ROOT), str(TESTS_DIR)]
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import ml_dtypes  # noqa: E402
+import numpy as np  # noqa: E402
+
+import jelu  # noqa: E402
+from reference import CASES, all_bit_patterns, compare, correctly_rounded, derivative  # noqa: E402
+
+
+def _load_bench_run() -> Any:
+    """benchmarks/run.py as a module (its timing and MLP helpers are reused)."""
+    spec = importlib.util.spec_from_file_location("benchmarks_run", REPO_ROOT / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load_bench_run()
+
+SCHEMA_VERSION = 1
+SECTIONS = ("accuracy", "consistency", "speed", "mlp", "trainer")
+ORDERS = (0, 1, 2)
+ORDER_NAMES = {0: "value", 1: "f'", 2: "f''"}
+# Keys of tests/reference.py's CASES: elu (alpha 1 and 1.7), selu, celu (alpha 0.3).
+ACCURACY_CASES = ("elu", "elu(alpha=1.7)", "selu", "celu(alpha=0.3)")
+SIXTEEN_BIT = {"bfloat16": ml_dtypes.bfloat16, "float16": np.float16}
+# Pass criteria of section 1 (16-bit: correctly rounded; float32: today's bound).
+SIXTEEN_BIT_NOT_CR_ALLOWED = 0
+FLOAT32_MAX_ULP = 1
+# Negative normal float32 bit patterns: [-FLT_MIN bits, -inf bits).
+NEG_NORMAL_F32_BITS = (0x80800000, 0xFF800000)
+SPEED_FUNCTIONS = ("elu", "selu", "celu")
+SPEED_DTYPES = ("float32", "bfloat16")
+SPEED_MODES = ("fwd", "fwd+bwd")
+ARRAYS_MOVED = {"fwd": 2, "fwd+bwd": 3}  # arrays of n read + written, minimal
+COPY_FLOORS = ("jnp.copy", "x*2")
+MLP_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "jelu.elu": jelu.elu,
+    "jax.nn.elu": jax.nn.elu,
+    "jax.nn.relu": jax.nn.relu,
+}
+MLP_DTYPES = ("float32", "bfloat16")
+# Targets of sections 3-4 (reported, not enforced).
+TARGET_COPY_FRACTION = 0.85
+TARGET_RATIO_TO_JAX_NN = 1.0
+TARGET_STEP_RATIO_TO_RELU = 1.02
+TARGET_TEMP_RATIO_TO_RELU = 1.0
+TRAINER = REPO_ROOT / "examples" / "train.py"
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Problem sizes of one run."""
+
+    f32_random: int  # random negative normal float32 bit patterns
+    f32_dense: int | None  # points drawn from the tests' dense sample (None: all of it)
+    speed_n: int  # elements per elementwise call
+    speed_repeats: int
+    mlp_repeats: int
+    trainer_epochs: int | None  # None: the trainer's default
+    trainer_timeout_s: int
+
+
+# Full run: sized for < 6 minutes on one H100 (references on the host CPU).
+FULL = Sizes(f32_random=2**24, f32_dense=None, speed_n=2**28, speed_repeats=20,
+             mlp_repeats=20, trainer_epochs=None, trainer_timeout_s=240)
+QUICK = Sizes(f32_random=2**15, f32_dense=2**15, speed_n=2**20, speed_repeats=3,
+              mlp_repeats=3, trainer_epochs=1, trainer_timeout_s=120)
+
+
+# --------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser that reports bad input as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _sections(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    bad = [s for s in names if s not in SECTIONS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown section(s) {', '.join(bad) or repr(text)}; choose from {','.join(SECTIONS)}")
+    return tuple(s for s in SECTIONS if s in names)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse and validate the command line; exit 2 with one line on bad input."""
+    parser = _Parser(prog="benchmarks/device_check.py",
+                     description="Accuracy, CPU consistency, speed and training of jelu on jax.devices()[0].")
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes (a CPU smoke run of every section, < 60 s)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "device_check",
+                        help="output directory for device_check.json and device_check.md "
+                             "(default: runs/device_check)")
+    parser.add_argument("--sections", type=_sections, default=SECTIONS,
+                        help=f"comma-separated subset of {','.join(SECTIONS)} (default: all)")
+    args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out: {args.out} exists and is not a directory")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        parser.error(f"--out: cannot create {args.out}: {exc.strerror}")
+    return args
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Inputs and evaluation
+# --------------------------------------------------------------------------
+
+
+def float32_inputs(sizes: Sizes) -> np.ndarray:
+    """Random negative normal float32 bit patterns plus the tests' dense sample, as float64."""
+    from test_numerics import float32_sample  # the dense regions the tests use
+
+    rng = np.random.default_rng(0)
+    lo, hi = NEG_NORMAL_F32_BITS
+    bits = rng.integers(lo, hi, sizes.f32_random, dtype=np.uint64).astype(np.uint32)
+    dense = float32_sample()
+    if sizes.f32_dense is not None and sizes.f32_dense < dense.size:
+        dense = rng.choice(dense, sizes.f32_dense, replace=False)
+    return np.concatenate([bits.view(np.float32).astype(np.float64), dense])
+
+
+def inputs(sizes: Sizes) -> dict[str, tuple[Any, np.ndarray]]:
+    """dtype name -> (dtype, inputs as float64)."""
+    out: dict[str, tuple[Any, np.ndarray]] = {
+        name: (dtype, all_bit_patterns(dtype)) for name, dtype in SIXTEEN_BIT.items()}
+    out["float32"] = (np.float32, float32_inputs(sizes))
+    return out
+
+
+class Evaluator:
+    """Jitted derivatives of jelu's functions, one compiled function per (case, order)."""
+
+    def __init__(self) -> None:
+        self._fns: dict[tuple[str, int], Callable[[jax.Array], jax.Array]] = {}
+
+    def __call__(self, case: str, order: int, x: np.ndarray, dtype: Any, device: Any) -> np.ndarray:
+        """Results (in ``dtype``) of the order-th derivative at x, computed on ``device``."""
+        key = (case, order)
+        if key not in self._fns:
+            _, _, name, kw = CASES[case]
+            f = getattr(jelu, name)
+            self._fns[key] = jax.jit(derivative(lambda v, f=f, kw=kw: f(v, **kw), order))
+        arg = jax.device_put(x.astype(dtype), device)
+        return np.asarray(self._fns[key](arg))
+
+
+# --------------------------------------------------------------------------
+# Section 1: accuracy
+# --------------------------------------------------------------------------
+
+
+def accuracy_section(data: dict[str, tuple[Any, np.ndarray]], evaluate: Evaluator, device: Any) -> dict[str, Any]:
+    """ULP figures of every case, dtype and order on ``device``, with pass flags."""
+    rows = []
+    for dname, (dtype, x) in data.items():
+        for case in ACCURACY_CASES:
+            name, alpha, _, _ = CASES[case]
+            cells = []
+            for order in ORDERS:
+                ref = correctly_rounded(name, order, x, dtype, alpha)
+                y = evaluate(case, order, x, dtype, device).astype(np.float64)
+                m = compare(x, y, ref, dtype)
+                if dname == "float32":
+                    ok = m["max_ulp"] <= FLOAT32_MAX_ULP
+                else:
+                    ok = m["not_correctly_rounded"] <= SIXTEEN_BIT_NOT_CR_ALLOWED
+                ok = ok and m["subnormal_ok"]
+                m |= {"case": case, "function": name, "alpha": alpha, "dtype": dname,
+                      "order": ORDER_NAMES[order],
+                      "share_not_correctly_rounded": m["not_correctly_rounded"] / max(m["points"], 1),
+                      "pass": bool(ok)}
+                rows.append(m)
+                cells.append(f"{ORDER_NAMES[order]} {m['max_ulp']} ULP/{m['not_correctly_rounded']} not CR")
+            _log(f"  accuracy {dname:8s} {case:16s} {x.size:>10,} points: " + ", ".join(cells)
+                 + ("" if all(r["pass"] for r in rows[-3:]) else "  FAIL"))
+    return {"status": "pass" if all(r["pass"] for r in rows) else "fail",
+            "criteria": {"bfloat16/float16": f"not correctly rounded <= {SIXTEEN_BIT_NOT_CR_ALLOWED}",
+                         "float32": f"max ULP <= {FLOAT32_MAX_ULP}",
+                         "all": "subnormal inputs/results excluded; there 0 or the reference is accepted"},
+            "points": {d: int(x.size) for d, (_, x) in data.items()},
+            "rows": rows}
+
+
+# --------------------------------------------------------------------------
+# Section 2: consistency with the CPU
+# --------------------------------------------------------------------------
+
+
+def bit_mismatches(a: np.ndarray, b: np.ndarray, x: np.ndarray, dtype: Any) -> tuple[int, int]:
+    """(all mismatching bit patterns, those where the input or a result is subnormal)."""
+    dtype = np.dtype(dtype)
+    uint = {2: np.uint16, 4: np.uint32, 8: np.uint64}[dtype.itemsize]
+    a, b = np.asarray(a, dtype), np.asarray(b, dtype)
+    differ = a.view(uint) != b.view(uint)
+    tiny = float(ml_dtypes.finfo(dtype).tiny)
+
+    def subnormal(v: np.ndarray) -> np.ndarray:
+        v = np.abs(np.asarray(v, np.float64))
+        return (v > 0) & (v < tiny)
+
+    sub = subnormal(x) | subnormal(a) | subnormal(b)
+    return int(differ.sum()), int((differ & sub).sum())
+
+
+def consistency_section(data: dict[str, tuple[Any, np.ndarray]], evaluate: Evaluator,
+                        device: Any, cpu: Any) -> dict[str, Any]:
+    """Bit-for-bit comparison of the device's results with the CPU's."""
+    rows = []
+    for dname, (dtype, x) in data.items():
+        for case in ACCURACY_CASES:
+            counts = []
+            for order in ORDERS:
+                y_dev = evaluate(case, order, x, dtype, device)
+                y_cpu = evaluate(case, order, x, dtype, cpu)
+                total, sub = bit_mismatches(y_dev, y_cpu, x, dtype)
+                rows.append({"case": case, "dtype": dname, "order": ORDER_NAMES[order],
+                             "points": int(x.size), "mismatches": total,
+                             "mismatches_subnormal": sub, "pass": total - sub == 0})
+                counts.append(f"{ORDER_NAMES[order]} {total}")
+            _log(f"  consistency {dname:8s} {case:16s} mismatches: " + ", ".join(counts))
+    return {"status": "pass" if all(r["pass"] for r in rows) else "fail",
+            "device": str(device), "cpu": str(cpu), "same_device": device == cpu,
+            "criteria": "no bit mismatch outside subnormal inputs/results", "rows": rows}
+
+
+# --------------------------------------------------------------------------
+# Section 3: speed at the memory limit
+# --------------------------------------------------------------------------
+
+
+def _compiled_thunk(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    compiled = jax.jit(fn).lower(*args).compile()
+    return lambda: jax.block_until_ready(compiled(*args))
+
+
+def speed_section(n: int, repeats: int, device: Any) -> dict[str, Any]:
+    """Copy floor, then jelu vs jax.nn fwd and fwd+bwd, all interleaved."""
+    x32 = jax.device_put(jax.random.normal(jax.random.key(0), (n,), jnp.float32), device)
+    g32 = jax.device_put(jax.random.normal(jax.random.key(1), (n,), jnp.float32), device)
+    thunks: dict[tuple[str, str, str, str], Callable[[], Any]] = {
+        ("float32", "copy", "floor", "jnp.copy"): _compiled_thunk(jnp.copy, x32),
+        ("float32", "copy", "floor", "x*2"): _compiled_thunk(lambda x: x * 2, x32),
+    }
+    for dtype in SPEED_DTYPES:
+        x, g = x32.astype(dtype), g32.astype(dtype)
+        for impl, module in (("jelu", jelu), ("jax.nn", jax.nn)):
+            for name in SPEED_FUNCTIONS:
+                f = getattr(module, name)
+                thunks[(dtype, "fwd", impl, name)] = _compiled_thunk(f, x)
+                thunks[(dtype, "fwd+bwd", impl, name)] = _compiled_thunk(
+                    lambda x, g, f=f: jax.vjp(f, x)[1](g)[0], x, g)
+    _log(f"  speed: {len(thunks)} compiled calls at n = {n:,}, {repeats} interleaved repeats")
+    samples = bench.interleaved_times(thunks, repeats)
+    median = {k: statistics.median(v) for k, v in samples.items()}
+    copy_bytes = ARRAYS_MOVED["fwd"] * n * 4
+    floors = {k[3]: {"time_s": t, "bandwidth_Bps": copy_bytes / t} for k, t in median.items() if k[2] == "floor"}
+    copy_bw = max(f["bandwidth_Bps"] for f in floors.values())
+    rows = []
+    for (dtype, mode, impl, name), t in median.items():
+        if impl == "floor":
+            continue
+        nbytes = ARRAYS_MOVED[mode] * n * jnp.dtype(dtype).itemsize
+        ref = median[(dtype, mode, "jax.nn", name)]
+        rows.append({"dtype": dtype, "mode": mode, "impl": impl, "function": name,
+                     "time_s": t, "min_time_s": min(samples[(dtype, mode, impl, name)]),
+                     "bytes_moved": nbytes, "bandwidth_Bps": nbytes / t,
+                     "fraction_of_copy_bandwidth": nbytes / t / copy_bw,
+                     "ratio_to_jax_nn": t / ref})
+    jelu_rows = [r for r in rows if r["impl"] == "jelu"]
+    targets = {
+        f"jelu >= {TARGET_COPY_FRACTION:.0%} of copy bandwidth": all(
+            r["fraction_of_copy_bandwidth"] >= TARGET_COPY_FRACTION for r in jelu_rows),
+        f"jelu/jax.nn <= {TARGET_RATIO_TO_JAX_NN}": all(
+            r["ratio_to_jax_nn"] <= TARGET_RATIO_TO_JAX_NN for r in jelu_rows),
+    }
+    for dtype in SPEED_DTYPES:
+        for mode in SPEED_MODES:
+            cells = [f"{r['function']} {r['time_s'] * 1e3:.3f} ms {r['fraction_of_copy_bandwidth']:.0%} "
+                     f"{r['ratio_to_jax_nn']:.2f}x" for r in jelu_rows if (r["dtype"], r["mode"]) == (dtype, mode)]
+            _log(f"  speed {dtype:8s} {mode:7s} jelu: " + ", ".join(cells))
+    return {"status": "ok", "n": n, "repeats": repeats, "copy_bytes": copy_bytes,
+            "copy_floors": floors, "copy_bandwidth_Bps": copy_bw, "rows": rows, "targets": targets}
+
+
+# --------------------------------------------------------------------------
+# Section 4: MLP train step
+# --------------------------------------------------------------------------
+
+
+def mlp_section(cfg: Any, repeats: int, device: Any) -> dict[str, Any]:
+    """Step time and compiled temp memory of benchmarks/run.py's MLP, per dtype and activation."""
+    with jax.default_device(device):
+        params32 = bench._mlp_params(jax.random.key(2), cfg)
+        x32 = jax.random.normal(jax.random.key(3), (cfg.batch, cfg.d_in))
+        y = jax.random.randint(jax.random.key(4), (cfg.batch,), 0, cfg.n_classes)
+    thunks: dict[tuple[str, str], Callable[[], Any]] = {}
+    temp: dict[tuple[str, str], int | None] = {}
+    for dtype in MLP_DTYPES:
+        params = jax.tree_util.tree_map(lambda a, dtype=dtype: a.astype(dtype), params32)
+        x = x32.astype(dtype)
+        for name, act in MLP_ACTIVATIONS.items():
+            compiled = jax.jit(jax.value_and_grad(bench._mlp_loss(act))).lower(params, x, y).compile()
+            analysis = compiled.memory_analysis()
+            temp[(dtype, name)] = analysis.temp_size_in_bytes if analysis is not None else None
+            thunks[(dtype, name)] = (lambda c=compiled, p=params, x=x: jax.block_until_ready(c(p, x, y)))
+    _log(f"  mlp: {len(thunks)} compiled steps, {repeats} interleaved repeats")
+    samples = bench.interleaved_times(thunks, repeats, seed=1)
+    median = {k: statistics.median(v) for k, v in samples.items()}
+    rows = []
+    for (dtype, name), t in median.items():
+        relu_t, relu_temp, mine = median[(dtype, "jax.nn.relu")], temp[(dtype, "jax.nn.relu")], temp[(dtype, name)]
+        rows.append({"dtype": dtype, "activation": name, "time_s": t,
+                     "ratio_to_relu_time": t / relu_t, "temp_bytes": mine,
+                     "ratio_to_relu_temp": mine / relu_temp if mine is not None and relu_temp else None})
+        _log(f"  mlp {dtype:8s} {name:11s} {t * 1e3:8.3f} ms ({t / relu_t:.3f}x relu), temp "
+             f"{'-' if mine is None else f'{mine / 2**20:.4g} MiB'}")
+    jelu_rows = [r for r in rows if r["activation"] == "jelu.elu"]
+    targets = {
+        f"jelu step <= {TARGET_STEP_RATIO_TO_RELU}x relu": all(
+            r["ratio_to_relu_time"] <= TARGET_STEP_RATIO_TO_RELU for r in jelu_rows),
+        "jelu temp memory == relu": all(
+            r["ratio_to_relu_temp"] is not None and r["ratio_to_relu_temp"] <= TARGET_TEMP_RATIO_TO_RELU
+            for r in jelu_rows),
+    }
+    return {"status": "ok", "config": asdict(cfg) | {"loss": "mean softmax cross-entropy",
+                                                     "step": "jax.jit(jax.value_and_grad(loss))"},
+            "repeats": repeats, "rows": rows, "targets": targets}
+
+
+# --------------------------------------------------------------------------
+# Section 5: the trainer
+# --------------------------------------------------------------------------
+
+
+def trainer_section(out_dir: Path, epochs: int | None, timeout_s: int) -> dict[str, Any]:
+    """Run examples/train.py through its command line; its final line and wall time."""
+    cmd = [sys.executable, str(TRAINER), "--no-progress", "--out", str(out_dir / "train")]
+    if epochs is not None:
+        cmd += ["--epochs", str(epochs)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    # This process may hold most of an accelerator's memory (JAX preallocates
+    # it); the small trainer allocates on demand from what is left.
+    env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+    shown = " ".join(["python", str(TRAINER.relative_to(REPO_ROOT)), *cmd[2:]])
+    _log(f"  trainer: {shown}")
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env, cwd=REPO_ROOT)
+    except subprocess.TimeoutExpired:
+        return {"status": "error", "command": shown, "error": f"timed out after {timeout_s} s"}
+    wall = time.perf_counter() - start
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    final = lines[-1] if lines else ""
+    fields = dict(item.split("=", 1) for item in final.split() if "=" in item)
+    _log(f"  trainer: {final or '(no output)'} [{wall:.1f} s]")
+    result = {"status": "ok" if proc.returncode == 0 else "error", "command": shown,
+              "returncode": proc.returncode, "final_line": final, "fields": fields, "wall_s": wall}
+    if proc.returncode != 0:
+        result["error"] = (proc.stderr.strip().splitlines() or ["(no stderr)"])[-1]
+    return result
+
+
+# --------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------
+
+
+def environment(argv: Sequence[str], quick: bool, sizes: Sizes, device: Any) -> dict[str, Any]:
+    import jaxlib
+    import mpmath
+
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["python", "benchmarks/device_check.py", *argv]),
+        "platform": device.platform,
+        "device": str(device),
+        "device_kind": device.device_kind,
+        "device_count": jax.device_count(),
+        "cpu_model": bench._cpu_model(),
+        "cpus_available": bench._cpus_available(),
+        "os": platform.platform(),
+        "versions": {"python": platform.python_version(), "jax": jax.__version__,
+                     "jaxlib": jaxlib.__version__, "numpy": np.__version__,
+                     "ml_dtypes": ml_dtypes.__version__, "mpmath": mpmath.__version__,
+                     "jelu": jelu.__version__},
+        "quick": quick,
+        "sizes": asdict(sizes),
+    }
+
+
+def _order_cells(rows: list[dict[str, Any]], fmt: Callable[[dict[str, Any]], str]) -> dict[tuple[str, str], list[str]]:
+    table: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        table.setdefault((r["case"], r["dtype"]), []).append(fmt(r))
+    return table
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The report as markdown: the machine, then one table per section run."""
+    meta = result["meta"]
+    v = meta["versions"]
+    lines = [
+        f"# jelu device check: {meta['device_kind']} ({meta['platform']})",
+        "",
+        f"Device `{meta['device']}`, {meta['device_count']} device(s); host CPU {meta['cpu_model']}, "
+        f"{meta['cpus_available']} CPUs; jax {v['jax']}, jaxlib {v['jaxlib']}, numpy {v['numpy']}, "
+        f"jelu {v['jelu']}; {meta['date']}.",
+        f"Command: `{meta['command']}`; {meta['total_seconds']:.0f} s in all. "
+        f"Checks: **{'PASS' if result['passed'] else 'FAIL'}**.",
+    ]
+    sec = result["sections"]
+    if "accuracy" in sec:
+        s = sec["accuracy"]
+        lines += ["", f"## 1. Accuracy ({s['status']}, {s['seconds']:.0f} s)", ""]
+        if "rows" in s:
+            pts = ", ".join(f"{d} {n:,}" for d, n in s["points"].items())
+            lines += [f"Correctly rounded references (tests/reference.py); inputs: {pts}. "
+                      "Cell: max ULP / results not correctly rounded (share). Subnormal inputs "
+                      f"and results are left out. Pass: {s['criteria']['bfloat16/float16']} in "
+                      f"16-bit, {s['criteria']['float32']} in float32.", "",
+                      "| function | dtype | value | f' | f'' | pass |", "|---|---|---|---|---|---|"]
+            cells = _order_cells(s["rows"], lambda r: f"{r['max_ulp']} / {r['not_correctly_rounded']:,} "
+                                                      f"({r['share_not_correctly_rounded']:.3%})")
+            ok = _order_cells(s["rows"], lambda r: "yes" if r["pass"] else "**no**")
+            for (case, dtype), c in cells.items():
+                lines.append(f"| {case} | {dtype} | " + " | ".join(c) + f" | {min(ok[(case, dtype)])} |")
+        else:
+            lines.append(f"Error: {s.get('error')}")
+    if "consistency" in sec:
+        s = sec["consistency"]
+        lines += ["", f"## 2. Same bits as the CPU ({s['status']}, {s['seconds']:.0f} s)", ""]
+        if "rows" in s:
+            same = " (the same device: a CPU-only machine)" if s["same_device"] else ""
+            lines += [f"`{s['device']}` against `{s['cpu']}`{same}, the inputs of section 1. "
+                      "Cell: results whose bits differ (of them, with a subnormal input or result).", "",
+                      "| function | dtype | value | f' | f'' |", "|---|---|---|---|---|"]
+            cells = _order_cells(s["rows"], lambda r: f"{r['mismatches']:,} ({r['mismatches_subnormal']:,})")
+            for (case, dtype), c in cells.items():
+                lines.append(f"| {case} | {dtype} | " + " | ".join(c) + " |")
+        else:
+            lines.append(f"Error: {s.get('error')}")
+    if "speed" in sec:
+        s = sec["speed"]
+        lines += ["", f"## 3. Speed at the memory limit ({s['seconds']:.0f} s)", ""]
+        if "rows" in s:
+            floors = "; ".join(f"`{k}` {f['time_s'] * 1e3:.3f} ms = {f['bandwidth_Bps'] / 1e9:.0f} GB/s"
+                               for k, f in s["copy_floors"].items())
+            lines += [f"n = {s['n']:,}; medians of {s['repeats']} interleaved repeats. Copy floor "
+                      f"(float32, {s['copy_bytes'] / 2**30:.2f} GiB moved): {floors}; the faster is the floor. "
+                      "%copy = minimal bytes (fwd: x, y; fwd+bwd: x, g, dx) / time / floor bandwidth.", "",
+                      "| dtype | mode | fn | jelu ms | jax.nn ms | jelu/jax.nn | jelu %copy | jax.nn %copy |",
+                      "|---|---|---|--:|--:|--:|--:|--:|"]
+            idx = {(r["dtype"], r["mode"], r["impl"], r["function"]): r for r in s["rows"]}
+            for dtype in SPEED_DTYPES:
+                for mode in SPEED_MODES:
+                    for name in SPEED_FUNCTIONS:
+                        j, n_ = idx[(dtype, mode, "jelu", name)], idx[(dtype, mode, "jax.nn", name)]
+                        lines.append(
+                            f"| {dtype} | {mode} | {name} | {j['time_s'] * 1e3:.3f} | {n_['time_s'] * 1e3:.3f} "
+                            f"| {j['ratio_to_jax_nn']:.2f}x | {j['fraction_of_copy_bandwidth']:.0%} "
+                            f"| {n_['fraction_of_copy_bandwidth']:.0%} |")
+            lines += ["", "Targets: " + "; ".join(f"{k}: {'met' if m else 'not met'}" for k, m in s["targets"].items())]
+        else:
+            lines.append(f"Error: {s.get('error')}")
+    if "mlp" in sec:
+        s = sec["mlp"]
+        lines += ["", f"## 4. MLP train step ({s['seconds']:.0f} s)", ""]
+        if "rows" in s:
+            c = s["config"]
+            lines += [f"{c['depth']} hidden layers x {c['width']}, input {c['d_in']}, {c['n_classes']} classes, "
+                      f"batch {c['batch']}, `{c['step']}`; medians of {s['repeats']} interleaved repeats.", "",
+                      "| dtype | activation | step ms | x relu time | temp MiB | x relu temp |",
+                      "|---|---|--:|--:|--:|--:|"]
+            for r in s["rows"]:
+                mib = "-" if r["temp_bytes"] is None else f"{r['temp_bytes'] / 2**20:.4g}"
+                tr = "-" if r["ratio_to_relu_temp"] is None else f"{r['ratio_to_relu_temp']:.3f}x"
+                lines.append(f"| {r['dtype']} | {r['activation']} | {r['time_s'] * 1e3:.3f} "
+                             f"| {r['ratio_to_relu_time']:.3f}x | {mib} | {tr} |")
+            lines += ["", "Targets: " + "; ".join(f"{k}: {'met' if m else 'not met'}" for k, m in s["targets"].items())]
+        else:
+            lines.append(f"Error: {s.get('error')}")
+    if "trainer" in sec:
+        s = sec["trainer"]
+        lines += ["", f"## 5. Trainer ({s['status']}, {s['seconds']:.0f} s)", "", f"`{s.get('command', '')}`", ""]
+        if s["status"] == "ok":
+            lines.append(f"Final line: `{s['final_line']}`; wall time {s['wall_s']:.1f} s.")
+        else:
+            lines.append(f"Error: {s.get('error')}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the selected sections, write JSON and markdown, return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    mlp_cfg = bench.QUICK_MLP if args.quick else bench.FULL_MLP
+    start = time.perf_counter()
+    device = jax.devices()[0]
+    result: dict[str, Any] = {"schema_version": SCHEMA_VERSION,
+                              "meta": environment(argv, args.quick, sizes, device), "sections": {}}
+    _log(f"device_check: {device.device_kind} ({device.platform}), jax {jax.__version__}, "
+         f"sections {','.join(args.sections)}{' (quick)' if args.quick else ''}")
+    evaluate = Evaluator()
+    data: dict[str, tuple[Any, np.ndarray]] | None = None
+    for number, name in enumerate(SECTIONS, 1):
+        if name not in args.sections:
+            continue
+        _log(f"[{number}/{len(SECTIONS)}] {name} ...")
+        t0 = time.perf_counter()
+        try:
+            if name in ("accuracy", "consistency") and data is None:
+                data = inputs(sizes)
+            if name == "accuracy":
+                out = accuracy_section(data, evaluate, device)
+            elif name == "consistency":
+                out = consistency_section(data, evaluate, device, jax.devices("cpu")[0])
+            elif name == "speed":
+                out = speed_section(sizes.speed_n, sizes.speed_repeats, device)
+            elif name == "mlp":
+                out = mlp_section(mlp_cfg, sizes.mlp_repeats, device)
+            else:
+                out = trainer_section(args.out, sizes.trainer_epochs, sizes.trainer_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - a section that cannot run is reported and fails the run
+            out = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+        out["seconds"] = time.perf_counter() - t0
+        result["sections"][name] = out
+        _log(f"[{number}/{len(SECTIONS)}] {name}: {out['status']} in {out['seconds']:.1f} s "
+             f"(elapsed {time.perf_counter() - start:.1f} s)")
+    result["passed"] = all(s["status"] in ("pass", "ok") for s in result["sections"].values())
+    result["meta"]["total_seconds"] = time.perf_counter() - start
+    report = markdown(result)
+    bench._write_atomic(args.out / "device_check.json", json.dumps(result, indent=2) + "\n")
+    bench._write_atomic(args.out / "device_check.md", report)
+    print(report, end="")
+    print(f"Wrote {args.out / 'device_check.json'} and {args.out / 'device_check.md'} "
+          f"in {result['meta']['total_seconds']:.0f} s: {'PASS' if result['passed'] else 'FAIL'}.")
+    return 0 if result["passed"] else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
