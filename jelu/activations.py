@@ -140,6 +140,10 @@ def _fmt(dtype) -> _Fmt:
     return _F64 if np.dtype(dtype) == np.float64 else _F32
 
 
+def _xmin(dtype) -> np.ndarray:
+    return np.asarray(_fmt(dtype).xmin, dtype)
+
+
 def _compute_dtype(dtype) -> np.dtype:
     """float64 math for float64 inputs, float32 math for every narrower float."""
     return _fmt(dtype).dtype
@@ -281,20 +285,29 @@ def _ldexp(v: Array, k: Array | None = None, e: Array | int = 0) -> Array:
     """``v * 2^k * 2^e`` rounded once: ``k`` is the kernel's per-element
     exponent (``-2 bias < k <= 0``) or None, ``e`` an exponent per alpha.
 
-    Applied as ``v 2^(k + 64) 2^e1 2^e2`` with ``e1 + e2 = e - 64``: every
-    factor is a normal power of two, the powers of ``e`` are computed once per
-    alpha (not per element), and an intermediate underflows only where the
-    result does.
+    Every factor is a normal power of two, and they are applied largest
+    intermediate first (``2^e`` before ``2^k``, as ``k <= 0``), so that an
+    intermediate underflows only where the result does. The two powers of a
+    traced ``e`` are computed once per alpha, not per element; they pass an
+    optimization barrier so that XLA's simplifier cannot fold them into one
+    constant ``2^e``, which would underflow for a constant alpha below 2^-62.
     """
     fmt = _fmt(v.dtype)
-    if k is not None:
-        v = v * _pow2(k + 64, fmt)
-        e = e - 64
-    if isinstance(e, int):
-        return v * np.asarray(2.0 ** (e >> 1), v.dtype) * np.asarray(2.0 ** (e - (e >> 1)), v.dtype) if e else v
-    e = jnp.clip(e, -2 * (fmt.bias - 1), 2 * fmt.bias)
-    half = e >> 1
-    return v * _pow2(half, fmt) * _pow2(e - half, fmt)
+    if isinstance(e, int):  # a static exponent: XLA folds its factors into one constant
+        if e:
+            assert 1 - fmt.bias <= e <= fmt.bias, e
+            v = v * np.asarray(2.0**e, v.dtype)
+    else:
+        e = jnp.clip(e, -2 * (fmt.bias - 1), 2 * fmt.bias)
+        half = e >> 1
+        p1, p2 = lax.optimization_barrier((_pow2(half, fmt), _pow2(e - half, fmt)))
+        v = v * p1 * p2
+    if k is None:
+        return v
+    if isinstance(e, int):  # the kernel's own exponent alone: -2 bias < k <= 0
+        return v * _pow2(k + 64, fmt) * np.asarray(2.0**-64, v.dtype)
+    half = k >> 1
+    return v * _pow2(half, fmt) * _pow2(k - half, fmt)
 
 
 def _round(a: tuple[Array, Array], dtype) -> Array:
@@ -347,13 +360,14 @@ class _Parts(NamedTuple):
         return _fast2sum(g, g_err + self.tail)
 
 
-def _reduce(u: Array, u_lo: Array | None = None) -> _Parts:
+def _reduce(u: Array, u_lo: Array | None = None, lowest: Array | None = None) -> _Parts:
     """Range reduction and polynomial of ``expm1`` and ``exp`` for ``u <= 0``.
 
     ``u`` is float32 or float64 and is clamped below at ``xmin`` (-inf gives
     -1 and 0, NaN stays NaN); what it gives for ``u > 0`` is meaningless and
     every caller selects something else there. ``u_lo`` is an optional small
-    correction to the argument.
+    correction to the argument; ``lowest`` replaces ``xmin`` as the clamp where
+    a large alpha keeps ``alpha exp(u)`` normal below ``xmin``.
 
     Method: ``u = k ln2 + r`` with ``|r| <= ln2 / 2`` (Cody-Waite, keeping the
     rounding error of r in ``r_err``); ``expm1(r) = r + tail`` with
@@ -367,7 +381,8 @@ def _reduce(u: Array, u_lo: Array | None = None) -> _Parts:
     one = lax.optimization_barrier(np.asarray(1.0, dt))
     # Only the lower clamp: callers select x itself where x > 0. A compare and
     # select keep NaN, and cost less than a NaN-aware min or max.
-    u = jnp.where(u < fmt.xmin, np.asarray(fmt.xmin, dt), u)
+    lowest = np.asarray(fmt.xmin, dt) if lowest is None else lowest
+    u = jnp.where(u < lowest, lowest, u)
 
     # k = round(u / ln2): adding 1.5 * 2^mant leaves k in the low bits of the sum
     # (XLA's CPU float-to-int conversion is slow); k as a float comes back from
@@ -460,8 +475,12 @@ def _tangent(like: Array, *terms) -> Array:
 @jax.custom_jvp
 def _elu(x: Array, alpha: Array | None) -> tuple[Array, Array]:
     """``(elu(x, alpha), d elu / dx)``, both in x's dtype; ``alpha=None`` means 1."""
-    parts = _reduce(x.astype(_compute_dtype(x.dtype)))
+    ct = _compute_dtype(x.dtype)
     c = None if alpha is None else _alpha_scale(alpha)
+    # alpha exp(x) stays normal below xmin when alpha is large: clamp lower then
+    # (alpha up to 2^100; k stays above -2 bias for _ldexp).
+    lowest = None if c is None else _xmin(ct) - jnp.clip(c.e, 0, 100).astype(ct) * np.asarray(np.log(2), ct)
+    parts = _reduce(x.astype(ct), lowest=lowest)
     value = _expm1_times(parts, c, x.dtype)
     deriv = _exp_times(parts, c, x.dtype)
     pos = x > 0
@@ -505,7 +524,8 @@ def _selu_positive(x: Array, dtype) -> Array:
     # Tiny x: scale up so that no partial product underflows (exact both ways).
     tiny = x < np.asarray(2.0**-60, x.dtype)
     xs = jnp.where(tiny, x * np.asarray(2.0**64, x.dtype), x)
-    out = _scaled((xs, jnp.zeros_like(xs)), lam, None, dtype, jnp.where(tiny, -64, 0))
+    out = _round(_dw_mul((xs, jnp.zeros_like(xs)), lam), dtype)
+    out = (out * jnp.where(tiny, np.asarray(2.0**-64, out.dtype), np.asarray(1, out.dtype))).astype(dtype)
     # Where lambda x overflows (x = +inf included) the partial sums meet inf - inf.
     return jnp.where(jnp.isnan(out) & ~jnp.isnan(x), np.asarray(np.inf, dtype), out)
 
