@@ -106,8 +106,8 @@ _F32 = _Fmt(
         0.0416666679084301,
         0.1666666716337204,
     ),
-    # |u| <= 1/4: the first omitted term is below 2**-28 of the sum.
-    gser=_gser(9),
+    # |u| <= 1: the first omitted term, 14 u^13 / 15!, is below 2**-34 of the sum.
+    gser=_gser(14),
 )
 _F64 = _Fmt(
     dtype=np.dtype(np.float64),
@@ -130,10 +130,12 @@ _F64 = _Fmt(
         0.04166666666666667,
         0.16666666666666666,
     ),
-    gser=_gser(19),  # |u| <= 1/4: the first omitted term is below 2**-57 of the sum
+    gser=_gser(22),  # |u| <= 1: the first omitted term, 22 u^21 / 23!, is below 2**-64 of the sum
 )
 _INV_LN2 = 1.4426950408889634  # 0x1.71547652b82fep+0
-_SERIES_BELOW = 0.25  # |u| where d celu / d alpha switches to its Taylor series
+# |u| up to which d celu / d alpha = expm1(u) - u exp(u) comes from its Taylor
+# series: above it the two terms cancel at most 2 bits (a factor 3.8 at u = -1).
+_SERIES_BELOW = 1.0
 
 
 def _fmt(dtype) -> _Fmt:
@@ -241,10 +243,15 @@ def _split_const(value: float, dtype) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(hi, dtype), np.asarray(v - hi, dtype)
 
 
+def _const_scale_parts(value: str, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """A decimal constant as an unevaluated sum hi + lo of two ``dtype`` floats."""
+    hi = np.asarray(float(value), dtype)
+    return hi, np.asarray(float(Decimal(value) - Decimal(float(hi))), dtype)
+
+
 def _const_scale(value: str, dtype) -> _Scale:
     """A decimal constant in [1, 2) as a double word."""
-    hi = np.asarray(float(value), dtype)
-    lo = np.asarray(float(Decimal(value) - Decimal(float(hi))), dtype)
+    hi, lo = _const_scale_parts(value, dtype)
     assert 1 <= hi < 2
     return _Scale(hi, lo, _split_const(hi, dtype), 0)
 
@@ -582,14 +589,27 @@ def _square(u: tuple[Array, Array]) -> _Scale:
     return _Scale(s_hi, s_lo, _split(s_hi), -64)
 
 
-def _g_series(u: Array, square: _Scale) -> tuple[Array, Array]:
-    """``(expm1(u) - u exp(u)) 2^64 = -u^2 (1/2 + u/3 + u^2/8 + ...) 2^64`` for |u| <= 1/4."""
+def _g_series(u: Array, u_lo: Array, square: _Scale) -> tuple[Array, Array]:
+    """``(expm1(u) - u exp(u)) 2^64 = -u^2 (1/2 + u/3 + u^2/8 + u^3 q(u)) 2^64`` for |u| <= 1.
+
+    ``1/2 + u/3 + u^2/8`` is summed exactly (``u/3`` and ``u^2/8`` as double
+    words, the latter from ``square`` = ``u^2 2^64``), so only the small
+    ``u^3 q(u)`` (at most 1/30 + ...) carries rounding errors. ``u_lo``
+    enters to first order, through the derivative ``1/3 + u/4 + u^2/10 + ...``.
+    """
     fmt = _fmt(u.dtype)
     q = np.asarray(fmt.gser[0], u.dtype)
-    for coef in fmt.gser[1:-1]:
+    for coef in fmt.gser[1:-3]:
         q = _opaque(q * u) + np.asarray(coef, u.dtype)
-    s = _fast2sum(np.asarray(0.5, u.dtype), _opaque(q * u))  # 1/2 + u q, |u q| < 0.1
-    hi, lo = _dw_mul(s, square)
+    third_hi, third_lo = _const_scale_parts("0.33333333333333333333333333333333333", u.dtype)
+    t_hi, t_lo = _two_prod(u, _split_const(third_hi, u.dtype))
+    eighth = np.asarray(2.0**-67, u.dtype)  # u^2 / 8 = square 2^-67, exactly
+    s_hi, s_lo = _fast2sum(np.asarray(0.5, u.dtype), t_hi)  # |u / 3| <= 1/3
+    s_hi, s_err = _fast2sum(s_hi, square.hi * eighth)  # 1/2 + u/3 >= 1/6 > u^2 / 8
+    cube = _opaque(_opaque(u * u) * _opaque(u * q))
+    slope = np.asarray(1 / 3, u.dtype) + _opaque(u * (np.asarray(0.25, u.dtype) + _opaque(u * np.asarray(0.1, u.dtype))))
+    rest = (s_lo + s_err) + (t_lo + _opaque(u * third_lo)) + (square.lo * eighth + cube) + _opaque(u_lo * slope)
+    hi, lo = _dw_mul((s_hi, rest), square)
     return -hi, -lo
 
 
@@ -613,7 +633,7 @@ def _celu(x: Array, alpha: Array) -> tuple[Array, ...]:
     deriv = _exp_times(parts, None, dt)
     deriv2 = _exp_times(parts, inv, dt)
     # d f / d alpha = expm1(u) - u exp(u), without cancellation: a Taylor series
-    # for |u| <= 1/4, else the double words (cancelling at most 4 bits).
+    # for |u| <= 1, else the double words (cancelling at most 2 bits).
     e_dw = parts.exp()
     ue = _dw_mul(e_dw, _Scale(u, u_lo, _split(u), 0))
     up = np.asarray(2.0**64, ct)
@@ -622,7 +642,7 @@ def _celu(x: Array, alpha: Array) -> tuple[Array, ...]:
     d_hi, d_err = _fast2sum(em1[0] * up, -ue[0])  # |expm1(u)| >= |u exp(u)|
     by_parts = _fast2sum(d_hi, d_err + (em1[1] * up - ue[1]))
     square = _square((u, u_lo))
-    by_series = _g_series(u, square)
+    by_series = _g_series(u, u_lo, square)
     small = jnp.abs(u) <= np.asarray(_SERIES_BELOW, ct)
     da = _scaled(tuple(jnp.where(small, s, p) for s, p in zip(by_series, by_parts)), None, None, dt, -64)
     # d^2 f / d alpha^2 = u^2 exp(u) / alpha.
