@@ -277,10 +277,13 @@ def _inverse(c: _Scale) -> _Scale:
 
 
 def _residual(x: Array, u: Array, a: tuple[Array, Array]) -> Array:
-    """``x - u * a`` for ``x ~= u * a``, to working precision (Dekker), ``a`` split."""
+    """``x - u * a`` exactly, for ``x ~= u * a`` (within a few ULPs), ``a`` split.
+
+    Each partial product is exact and each subtraction cancels exactly
+    (Sterbenz), largest first (Dekker 1971, mul12's error term)."""
     u1, u2 = _split(u)
     a1, a2 = a
-    return ((x - u1 * a1) - (u1 * a2 + u2 * a1)) - u2 * a2
+    return (((x - u1 * a1) - u1 * a2) - u2 * a1) - u2 * a2
 
 
 def _pow2(k: Array, fmt: _Fmt) -> Array:
