@@ -222,10 +222,15 @@ def alpha_derivative(order: int):
 
 
 def ulp_report(y: np.ndarray, ref: np.ndarray, x: np.ndarray, dtype) -> dict:
-    """Max ULP distance over the points whose input and reference are normal (or 0)."""
+    """Max ULP distance over the points whose input and reference are normal (or 0).
+
+    Elsewhere the result must be the reference, 0 or subnormal (XLA flushes
+    subnormals to zero on CPU).
+    """
     tiny = float(ml_dtypes.finfo(dtype).tiny)
     y = np.asarray(y).astype(np.float64)
-    normal = ((np.abs(x) >= tiny) | (x == 0)) & ((np.abs(ref) >= tiny) | (ref == 0)) & np.isfinite(ref)
+    # |ref| == tiny counts as subnormal: the true value may be just below the normal range.
+    normal = ((np.abs(x) >= tiny) | (x == 0)) & ((np.abs(ref) > tiny) | (ref == 0)) & np.isfinite(ref)
     u = ulp_distance(y[normal], ref[normal], dtype)
     sub = ~normal & np.isfinite(ref)
     sub_ok = np.all((y[sub] == ref[sub]) | (np.abs(y[sub]) < tiny) | (np.abs(x[sub]) < tiny))
@@ -431,13 +436,15 @@ BIG_ALPHAS = [float(np.nextafter(np.float32(1), np.float32(2))), 1.7, 5.0, 65519
 
 @pytest.mark.parametrize("alpha", BIG_ALPHAS + [0.3], ids=lambda a: f"{a:g}")
 def test_celu_on_the_lowest_normal_float32_binade_is_x(alpha):
-    """Every float32 x with 2^-126 <= |x| < 2^-125, x < 0: celu(x, alpha) is x within 1 ULP.
+    """Every float32 x with 2^-126 < |x| < 2^-125, x < 0: celu(x, alpha) is x within 1 ULP.
 
     alpha (exp(x/alpha) - 1) = x (1 + x / (2 alpha) + ...) and the correction
     is ~1e-38 relative: the correctly rounded value is x. With alpha > 1,
-    x / alpha is subnormal and must not be flushed to a result of 0.
+    x / alpha is subnormal and must not be flushed to a result of 0. (At
+    x = -2^-126 itself the true value is just above -2^-126, a subnormal, so
+    that one input is left out.)
     """
-    bits = np.arange(2**23, dtype=np.uint32) | np.uint32((1 << 31) | (1 << 23))  # sign, exponent 1
+    bits = np.arange(1, 2**23, dtype=np.uint32) | np.uint32((1 << 31) | (1 << 23))  # sign, exponent 1
     x = bits.view(np.float32)
     y = np.asarray(jax.jit(lambda t: jelu.celu(t, alpha))(jnp.asarray(x)))
     u = ulp_distance(y.astype(np.float64), x.astype(np.float64), np.float32)
