@@ -238,11 +238,12 @@ def test_plain_call_compiles_once_and_then_hits_the_cache(sig):
     with _Events() as ev:
         jax.block_until_ready(jax.nn.elu(control))
     assert ev.counts[_Events.COMPILE] == 1, dict(ev.counts)  # the counter works
+    x_other = jax.block_until_ready(x + 1)  # made outside the counted region
     with _Events() as first:
         jax.block_until_ready(f(x))
     with _Events() as second:
         jax.block_until_ready(f(x))
-        jax.block_until_ready(f(x + 1))
+        jax.block_until_ready(f(x_other))
     assert first.counts[_Events.COMPILE] <= 2, dict(first.counts)
     assert second.counts[_Events.TRACE] == 0 and second.counts[_Events.COMPILE] == 0, dict(second.counts)
 
