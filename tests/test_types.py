@@ -84,14 +84,25 @@ def _type(y) -> tuple[str, bool]:
 @pytest.mark.parametrize("label", list(INPUTS))
 @pytest.mark.parametrize("call", list(CALLS))
 def test_dtype_and_weak_type_match_jax_nn(call, label):
-    """Same dtype and weak_type as jax.nn's function, called plainly and traced (eval_shape under jit)."""
+    """Same dtype and weak_type as jax.nn's function: the plain call and the call under jit,
+    both traced abstractly (jax.eval_shape; nothing is compiled)."""
     x = INPUTS[label]()
-    ours = CALLS[call](FUNCS, x)
-    theirs = CALLS[call](JAX_NN, x)
+    ours = jax.eval_shape(lambda v: CALLS[call](FUNCS, v), x)
+    theirs = jax.eval_shape(lambda v: CALLS[call](JAX_NN, v), x)
     assert _type(ours) == _type(theirs), f"{call}({label}): jelu {_type(ours)}, jax.nn {_type(theirs)}"
     ours = jax.eval_shape(jax.jit(lambda v: CALLS[call](FUNCS, v)), x)
     theirs = jax.eval_shape(jax.jit(lambda v: CALLS[call](JAX_NN, v)), x)
     assert _type(ours) == _type(theirs), f"jit {call}({label}): jelu {_type(ours)}, jax.nn {_type(theirs)}"
+
+
+@pytest.mark.parametrize("label", ["python float", "python int", "np int64 array", "jnp bool array",
+                                   "jnp bfloat16 array", "jnp weak float32 scalar"])
+@pytest.mark.parametrize("call", list(CALLS))
+def test_concrete_result_types_match_jax_nn(call, label):
+    """The arrays actually returned by plain calls have jax.nn's dtype and weak_type."""
+    x = INPUTS[label]()
+    ours, theirs = CALLS[call](FUNCS, x), CALLS[call](JAX_NN, x)
+    assert _type(ours) == _type(theirs), f"{call}({label}): jelu {_type(ours)}, jax.nn {_type(theirs)}"
 
 
 @pytest.mark.parametrize("label", ["python float", "python int", "python bool", "np int64 array",
