@@ -74,6 +74,8 @@ class _Fmt(NamedTuple):
     ln2_hi: float  # ln 2 with trailing zero bits, so that k * ln2_hi is exact
     ln2_lo: float  # ln 2 - ln2_hi, rounded
     xmin: float  # exp(xmin) rounds to 0 and expm1(xmin) to -1 in this dtype
+    celu_min: float  # CELU's clamp of u = x / alpha: exp(u) / alpha and u^2 exp(u) / alpha
+    # are 0 below it for alpha >= 1e-6 (a factor up to 2^34 on exp(u))
     poly: tuple  # q(r) ~ (expm1(r) - r - r^2/2) / r^3, highest degree first
     gser: tuple  # (expm1(u) - u exp(u)) / -u^2 = sum (n-1) u^(n-2) / n!, highest first
 
@@ -98,6 +100,7 @@ _F32 = _Fmt(
     ln2_hi=0.693145751953125,  # 0x1.62e400p-1
     ln2_lo=1.428606765330187e-06,  # 0x1.7f7d1cp-20
     xmin=-104.0,
+    celu_min=-128.0,
     poly=(
         2.4852277419995517e-05,
         0.00019891970441676676,
@@ -117,6 +120,7 @@ _F64 = _Fmt(
     ln2_hi=6.93147180369123816490e-01,  # 0x1.62e42feep-1
     ln2_lo=1.90821492927058770002e-10,  # 0x1.a39ef35793c76p-33
     xmin=-746.0,
+    celu_min=-752.0,  # 2^(k + 64) stays normal for k >= -1086
     poly=(
         1.608482553369974e-10,
         2.0915433598076003e-09,
@@ -522,14 +526,12 @@ _elu.defjvp(_elu_jvp, symbolic_zeros=True)
 
 
 def _selu_positive(x: Array, dtype) -> Array:
-    """``lambda * x`` for ``x > 0``, rounded to ``dtype``.
+    """``lambda * x`` for ``x > 0``, rounded once to ``dtype`` from the exact
+    product (a double word), so within half an ULP plus 2^-33.
 
-    32- and 64-bit: one product by lambda rounded to the dtype, within 1 ULP
-    (lambda's own rounding adds at most half an ULP). 16-bit: the exact product
-    as a double word, so that the final rounding is correct.
+    (One product by lambda rounded to the dtype would add up to half an ULP,
+    and a sum of two rounded products would depend on contraction.)
     """
-    if np.dtype(dtype).itemsize > 2:
-        return (x * np.asarray(float(_SELU_SCALE), x.dtype)).astype(dtype)
     lam = _const_scale(_SELU_SCALE, x.dtype)
     # Tiny x: scale up so that no partial product underflows (exact both ways).
     tiny = x < np.asarray(2.0**-60, x.dtype)
@@ -576,7 +578,7 @@ def _celu_arg(x: Array, c: _Scale, inv: _Scale) -> tuple[Array, Array]:
     """
     fmt = _fmt(x.dtype)
     y = _ldexp(jnp.where(x > 0, np.asarray(0, x.dtype), x), None, -c.e)
-    lowest = c.hi * np.asarray(fmt.xmin, x.dtype)  # keeps u in the kernel's range
+    lowest = c.hi * np.asarray(fmt.celu_min, x.dtype)  # keeps u in the kernel's range
     y = jnp.where(y < lowest, lowest, y)
     half = np.asarray(0.5, x.dtype)
     u = _opaque(y * inv.hi * half)  # inv.hi / 2 = 1 / m
@@ -631,7 +633,7 @@ def _celu(x: Array, alpha: Array) -> tuple[Array, ...]:
     c = _alpha_scale(alpha)
     inv = _inverse(c)
     u, u_lo = _celu_arg(xc, c, inv)
-    parts = _reduce(u, u_lo)
+    parts = _reduce(u, u_lo, lowest=np.asarray(_fmt(ct).celu_min, ct))
     value = _expm1_times(parts, c, dt)
     deriv = _exp_times(parts, None, dt)
     deriv2 = _exp_times(parts, inv, dt)
@@ -655,8 +657,9 @@ def _celu(x: Array, alpha: Array) -> tuple[Array, ...]:
     bad = ~((alpha > 0) & (alpha < np.inf))
     nan = np.asarray(np.nan, dt)
     # |u| < 2^-(mant + 2): alpha expm1(u) = x (1 + u/2 + ...) rounds to x (u may
-    # have underflowed there).
-    value = jnp.where(jnp.abs(u) < np.asarray(2.0 ** -(_fmt(ct).mant + 2), ct), x, value)
+    # have underflowed there). x = -0 keeps the kernel's +0, as elu gives.
+    tiny_u = (jnp.abs(u) < np.asarray(2.0 ** -(_fmt(ct).mant + 2), ct)) & (x != 0)
+    value = jnp.where(tiny_u, x, value)
 
     def sel(on_pos, v):
         return jnp.where(pos, np.asarray(on_pos, dt), jnp.where(bad, nan, v))
@@ -682,7 +685,9 @@ def _celu_jvp(primals, tangents):
     a = alpha.astype(ct)
     xc = x.astype(ct)
     pos = x > 0
-    u = jnp.where(pos, 0, jnp.maximum(xc / a, _fmt(ct).xmin))
+    # Clamp x, not x / alpha: the tangent of x / alpha at x = -inf would be inf * 0.
+    lowest = a * np.asarray(_fmt(ct).celu_min, ct)
+    u = jnp.where(pos, 0, jnp.where(xc < lowest, lowest, xc)) / a  # x = +inf: no inf / a either
     hc, faac = h.astype(ct), faa.astype(ct)
     h_a = hc / a
     return outs, (
@@ -720,6 +725,8 @@ def _as_float(x: Array) -> tuple[Array, bool]:
 
 
 def _check_x(x: Any, name: str) -> None:
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"jelu.{name}: x must be an array or a number of a real dtype, got {type(x).__name__}")
     try:
         dt = np.dtype(jax.dtypes.result_type(x))
     except (TypeError, ValueError):
