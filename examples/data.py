@@ -25,6 +25,7 @@ import queue
 import re
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -131,8 +132,10 @@ def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
             "a header row must have no numbers and a data row only numbers")
     header = not any(numeric)
     try:
-        values = np.loadtxt(path, delimiter=",", skiprows=int(header), dtype=np.float64,
-                            ndmin=2, comments=None, quotechar='"', encoding="utf-8-sig")
+        with warnings.catch_warnings():  # "input contained no data" is checked below
+            warnings.simplefilter("ignore", UserWarning)
+            values = np.loadtxt(path, delimiter=",", skiprows=int(header), dtype=np.float64,
+                                ndmin=2, comments=None, quotechar='"', encoding="utf-8-sig")
     except ValueError as e:
         raise InputError(_find_csv_error(path, header) or f"cannot read {path}: {one_line(e)}") from None
     if values.size == 0:
@@ -188,7 +191,7 @@ def validate_data(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         if bad.any():
             r, c = _first_bad(bad)
             raise InputError(f"features must be finite numbers within float32's range (|x| <= "
-                             f"3.4e38): row {start + r}, column {c} is {block[r, c]!r}")
+                             f"3.4e38): row {start + r}, column {c} is {block[r, c].item()!r}")
     if y.dtype.kind not in "biuf":
         raise InputError(f"labels must be integers, got dtype {y.dtype}")
     lo, hi = LABEL_RANGE
@@ -198,7 +201,7 @@ def validate_data(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray,
             bad |= y != np.round(y)
     if bad.any():
         (r,) = _first_bad(bad)
-        raise InputError(f"labels must be integers in [{lo}, {hi}]: row {r} has {y[r]!r}")
+        raise InputError(f"labels must be integers in [{lo}, {hi}]: row {r} has {y[r].item()!r}")
     classes, index = np.unique(y.astype(np.int64), return_inverse=True)
     if len(classes) < 2:
         raise InputError(f"labels must have at least 2 classes, got {len(classes)}")
@@ -301,7 +304,7 @@ def fits_on_devices(nbytes: int, mesh: Mesh, fraction: float = 0.25) -> bool:
     """Whether ``nbytes`` sharded over ``mesh`` takes at most ``fraction`` of each
     device's memory (of the host's memory for CPU devices, which report none)."""
     per_device = nbytes / mesh.devices.size
-    stats = mesh.devices.flat[0].memory_stats() or {}
+    stats = jax.local_devices()[0].memory_stats() or {}
     limit = stats.get("bytes_limit")
     if not limit:
         try:
