@@ -25,7 +25,7 @@ import train
 from common import (EXIT_DIVERGED, EXIT_ENVIRONMENT, EXIT_INPUT, EXIT_INTERRUPTED,
                     EnvironmentFailure, InputError, OneLineParser, fail, one_line,
                     positive_float, positive_int)
-from data import fits_on_devices, make_mesh, prepare_data
+from data import fits_on_devices, make_mesh, prepare_data, put_eval_set
 
 PROG = "train.py"
 
@@ -116,7 +116,8 @@ def start_jax(args: argparse.Namespace) -> None:
     except Exception as e:  # noqa: BLE001 - a missing backend raises RuntimeError, others vary
         platforms = os.environ.get("JAX_PLATFORMS")
         where = f" with JAX_PLATFORMS={platforms}" if platforms else ""
-        raise EnvironmentFailure(f"JAX could not start{where}: {one_line(str(e).splitlines()[0] if str(e) else e)}") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise EnvironmentFailure(f"JAX could not start{where}: {one_line(first)}") from None
 
 
 def agree(error: Exception | None, fingerprint: str = "") -> None:
@@ -163,10 +164,6 @@ class Reporter:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, initial=done, unit="step", dynamic_ncols=True)
-
-    def log(self, text: str) -> None:
-        if self.lines or self.bar is not None:
-            print(f"{PROG}: {text}", file=sys.stderr, flush=True)
 
     def steps(self, n: int) -> None:
         if self.bar is not None:
@@ -259,7 +256,7 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
                                      "continue it with --resume, start afresh with --overwrite, "
                                      "or choose another --out")
         quiet = args.quiet or not writer
-        data = train_data(args, log=lambda s: None if quiet else print(f"{PROG}: {s}", file=sys.stderr, flush=True))
+        data = train_data(args, log=lambda s: quiet or print(f"{PROG}: {s}", file=sys.stderr))
         config, state, optimizer = initial_state(args, data, out)
     except (InputError, EnvironmentFailure) as e:
         error = e
@@ -305,7 +302,7 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         ckpt.write_metrics(out / ckpt.METRICS_NAME, state.history)  # drop rows beyond the checkpoint
 
     evaluate = train.make_evaluate(activation, mesh)
-    test_loss, test_acc = (float(v) for v in evaluate(params, *train.put_eval_set(
+    test_loss, test_acc = (float(v) for v in evaluate(params, *put_eval_set(
         data.x_test, data.y_test, mesh)))
     last = state.history[-1]
     summary = {

@@ -300,6 +300,11 @@ def put_replicated(tree: Any, mesh: Mesh) -> Any:
     return jax.tree_util.tree_map(place, tree)
 
 
+def put_eval_set(x: np.ndarray, y: np.ndarray, mesh: Mesh) -> tuple[jax.Array, ...]:
+    """(x, y, weights) sharded on rows over ``mesh``, padded rows weighted 0."""
+    return put_rows(x, mesh), put_rows(y, mesh), put_rows(np.ones(len(y), np.float32), mesh)
+
+
 def fits_on_devices(nbytes: int, mesh: Mesh, fraction: float = 0.25) -> bool:
     """Whether ``nbytes`` sharded over ``mesh`` takes at most ``fraction`` of each
     device's memory (of the host's memory for CPU devices, which report none)."""

@@ -27,7 +27,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 import jelu
 from checkpoint import TrainState
-from data import DATA_AXIS, Dataset, Prefetcher, put_replicated, put_rows
+from data import DATA_AXIS, Dataset, Prefetcher, put_eval_set, put_replicated, put_rows
 
 Params = dict[str, Any]
 Activation = Callable[..., jax.Array]
@@ -38,9 +38,7 @@ class TrainingDiverged(Exception):
     """The loss became NaN or infinite: one line on stderr, exit code 1."""
 
 
-# --------------------------------------------------------------------------
-# 1. The model
-# --------------------------------------------------------------------------
+# 1. The model ------------------------------------------------------------
 
 
 def _alpha_optional(f: Callable[..., jax.Array]) -> Activation:
@@ -115,9 +113,7 @@ def apply(params: Params, x: jax.Array, activation: Activation) -> jax.Array:
     return forward(params, x, activation)[0]
 
 
-# --------------------------------------------------------------------------
-# 2. The loss and the optimizer
-# --------------------------------------------------------------------------
+# 2. The loss and the optimizer -------------------------------------------
 
 
 def cross_entropy(
@@ -159,9 +155,7 @@ def make_optimizer(name: str, lr: float) -> optax.GradientTransformation:
     return OPTIMIZERS[name](lr)
 
 
-# --------------------------------------------------------------------------
-# 3. The jitted, data-parallel steps
-# --------------------------------------------------------------------------
+# 3. The jitted, data-parallel steps --------------------------------------
 
 
 def train_step(params, opt_state, x, y, *, activation, optimizer):
@@ -219,11 +213,6 @@ def make_evaluate(activation: Activation, mesh: Mesh):
     return evaluate
 
 
-def put_eval_set(x: np.ndarray, y: np.ndarray, mesh: Mesh) -> tuple[jax.Array, ...]:
-    """(x, y, weights) sharded on rows over ``mesh``, padded rows weighted 0."""
-    return put_rows(x, mesh), put_rows(y, mesh), put_rows(np.ones(len(y), np.float32), mesh)
-
-
 def make_epoch_order(n: int, steps: int, batch: int, mesh: Mesh):
     """jit ``(data_key, epoch) -> rows [steps, batch]`` of every step of the epoch: a
     permutation drawn on the devices from (data_key, epoch) alone, so that a resumed
@@ -237,9 +226,7 @@ def make_epoch_order(n: int, steps: int, batch: int, mesh: Mesh):
     return lambda key_data, epoch: order(key_data, np.int32(epoch))
 
 
-# --------------------------------------------------------------------------
-# 4. The epoch loop
-# --------------------------------------------------------------------------
+# 4. The epoch loop -------------------------------------------------------
 
 
 def fit(
@@ -303,12 +290,7 @@ def fit(
     return state, params
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The command line (see ``cli.py``)."""
-    import cli
-
-    return cli.main(argv)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    import cli  # the command line
+
+    sys.exit(cli.main())

@@ -20,7 +20,7 @@ import pytest
 
 import checkpoint
 import train
-from data import make_mesh, prepare_data, put_replicated, put_rows
+from data import make_mesh, prepare_data, put_eval_set, put_replicated, put_rows
 from trainer_helpers import PYTHON, SCRIPT, TINY, make_blobs, run_main, snapshot, subprocess_env
 
 
@@ -101,7 +101,7 @@ def test_loss_and_accuracy_match_numpy():
     hits = logits.argmax(1) == y
     assert float(train.accuracy(got_logits, y, weights)) == pytest.approx(hits[:20].mean())
     evaluate = train.make_evaluate(relu, make_mesh())
-    value, acc = evaluate(params, *train.put_eval_set(x[:20], y[:20], make_mesh()))
+    value, acc = evaluate(params, *put_eval_set(x[:20], y[:20], make_mesh()))
     assert float(value) == pytest.approx(per_row[:20].mean(), rel=1e-5)
     assert float(acc) == pytest.approx(hits[:20].mean())
 
