@@ -158,34 +158,43 @@ CSV_CHILD = """
 import resource, sys, time
 sys.path[:0] = [{root!r}, {examples!r}]
 import numpy as np
+import data
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 start = time.perf_counter()
 if sys.argv[1] == "loadtxt":
     np.loadtxt(sys.argv[2], delimiter=",", skiprows=1)
+elif sys.argv[1] == "load_data":
+    data.load_data(sys.argv[2])
 else:
-    import data
     data.prepare_data(sys.argv[2], 0)
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(time.perf_counter() - start, peak, before)
 """
 
 
 def csv_load(rows: int = 34000, cols: int = 784) -> dict:
-    """Seconds and peak RSS of loading a CSV: np.loadtxt alone vs the trainer's prepare_data."""
+    """Seconds and peak RSS of loading a CSV (pixel-like values with 6 significant digits, like
+    a standardized export): np.loadtxt alone vs the trainer's load_data and prepare_data
+    (load, check, split, standardize), each in a fresh process after importing numpy and jax."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.csv"
         rng = np.random.default_rng(0)
         with path.open("w") as f:
             f.write(",".join(f"f{i}" for i in range(cols)) + ",label\n")
             for start in range(0, rows, 2000):
-                block = rng.integers(0, 256, (min(2000, rows - start), cols + 1))
-                block[:, -1] %= 10
-                f.write("\n".join(",".join(map(str, r)) for r in block.tolist()) + "\n")
+                n = min(2000, rows - start)
+                block = rng.standard_normal((n, cols)) * 64 + 128
+                labels = rng.integers(0, 10, n)
+                f.write("\n".join(",".join(f"{v:.6g}" for v in r) + f",{c}"
+                                  for r, c in zip(block.tolist(), labels.tolist())) + "\n")
         child = CSV_CHILD.format(root=str(ROOT), examples=str(ROOT / "examples"))
         result = {"rows": rows, "columns": cols + 1, "file_bytes": path.stat().st_size,
                   "float32_bytes": rows * cols * 4}
-        for which in ("loadtxt", "prepare_data"):
+        for which in ("loadtxt", "load_data", "prepare_data"):
             out = subprocess.run([sys.executable, "-c", child, which, str(path)], check=True,
                                  capture_output=True, text=True).stdout.split()
-            result[which] = {"seconds": float(out[0]), "peak_rss_bytes": int(out[1])}
+            result[which] = {"seconds": float(out[0]), "peak_rss_bytes": int(out[1]),
+                             "rss_after_imports_bytes": int(out[2])}
     return result
 
 
@@ -202,10 +211,12 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--epochs must be at least 2 (the first is dropped)")
     report: dict = {"devices": [str(d) for d in jax.devices()], "jax": jax.__version__,
                     "rows": args.rows}
-    data = synthetic(args.rows)
-    for name in args.models.split(","):
+    models = [name for name in args.models.split(",") if name]
+    for name in models:
         if name not in MODELS:
             p.error(f"--models: unknown {name!r}; valid: {', '.join(MODELS)}")
+    data = synthetic(args.rows) if models else None
+    for name in models:
         report[name] = measure_model(data, *MODELS[name], epochs=args.epochs)
         print(json.dumps({name: report[name]}), file=sys.stderr, flush=True)
     if args.digits:

@@ -41,7 +41,7 @@ VAL_FRACTION = 0.15
 TEST_FRACTION = 0.15
 LABEL_RANGE = (-(2**31), 2**31 - 1)  # labels travel as int32 (exported predict returns them)
 STATUS_BYTES = 64 * 2**20  # files larger than this get a status line while loading
-CHUNK_ROWS = 65536  # rows per chunk when checking and standardizing
+CHUNK_BYTES = 2**24  # float64 bytes per block of rows when checking and standardizing
 
 # A number as the trainer accepts it in a CSV cell: decimal, optional exponent
 # (no "1_0", no hex, no Unicode digits); "nan"/"inf" parse but fail the finiteness check.
@@ -132,17 +132,38 @@ def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
             "a header row must have no numbers and a data row only numbers")
     header = not any(numeric)
     try:
-        with warnings.catch_warnings():  # "input contained no data" is checked below
-            warnings.simplefilter("ignore", UserWarning)
-            values = np.loadtxt(path, delimiter=",", skiprows=int(header), dtype=np.float64,
-                                ndmin=2, comments=None, quotechar='"', encoding="utf-8-sig")
+        values = _read_numbers(path, header)
     except ValueError as e:
         raise InputError(_find_csv_error(path, header) or f"cannot read {path}: {one_line(e)}") from None
-    if values.size == 0:
+    if len(values) == 0:
         raise InputError(f"{path} has no data rows")
     if values.shape[1] < 2:
         raise InputError(f"{path} needs at least one feature column and a label column")
     return values[:, :-1], values[:, -1]
+
+
+def _read_numbers(path: Path, header: bool) -> np.ndarray:
+    """The CSV's rows as float64, parsed by ``np.loadtxt`` a few MiB at a time into
+    one preallocated array (so that the peak memory is the result plus a chunk)."""
+    with path.open("rb") as f:
+        lines = sum(block.count(b"\n") for block in iter(lambda: f.read(2**24), b"")) + 1
+    values, filled = None, 0
+    with path.open(encoding="utf-8-sig", newline="") as f, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked later
+        if header:
+            next(line for line in f if line.strip())
+        while chunk := f.readlines(2**22):
+            block = np.loadtxt(chunk, delimiter=",", dtype=np.float64, ndmin=2, comments=None,
+                               quotechar='"')
+            if block.size == 0:
+                continue
+            if values is None:
+                values = np.empty((lines, block.shape[1]), np.float64)
+            if block.shape[1] != values.shape[1]:
+                raise ValueError("the number of columns changed")
+            values[filled : filled + len(block)] = block
+            filled += len(block)
+    return np.empty((0, 0)) if values is None else values[:filled]
 
 
 def _find_csv_error(path: Path, header: bool) -> str | None:
@@ -162,6 +183,10 @@ def _find_csv_error(path: Path, header: bool) -> str | None:
                     return (f"{path} line {n} column {j + 1}: {cell!r} is not a number "
                             "(decimal digits, optional sign, point and exponent)")
     return None
+
+
+def _block_rows(x: np.ndarray) -> int:
+    return max(1, CHUNK_BYTES // (8 * max(1, x.shape[1])))
 
 
 def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
@@ -184,8 +209,9 @@ def validate_data(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     if x.dtype.kind != "f" or x.dtype.itemsize < 4:
         x = x.astype(np.float64)
     limit = float(np.finfo(np.float32).max)
-    for start in range(0, len(x), CHUNK_ROWS):
-        block = x[start : start + CHUNK_ROWS]
+    rows = _block_rows(x)
+    for start in range(0, len(x), rows):
+        block = x[start : start + rows]
         with np.errstate(invalid="ignore"):
             bad = ~(np.abs(block) <= limit)  # NaN, inf, or beyond float32
         if bad.any():
@@ -231,8 +257,8 @@ def stratified_split(
 
 def _standardize(x: np.ndarray, rows: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     out = np.empty((len(rows), x.shape[1]), np.float32)
-    for start in range(0, len(rows), CHUNK_ROWS):
-        part = rows[start : start + CHUNK_ROWS]
+    for start in range(0, len(rows), _block_rows(x)):
+        part = rows[start : start + _block_rows(x)]
         out[start : start + len(part)] = (x[part] - mean) / std  # float64 arithmetic
     return out
 
@@ -247,16 +273,18 @@ def prepare_data(spec: str, seed: int, log: Callable[[str], None] = lambda _: No
         raise InputError(f"data set too small to split: {len(y)} rows")
     mean = np.zeros(x.shape[1], np.float64)
     square = np.zeros(x.shape[1], np.float64)
-    for start in range(0, len(train), CHUNK_ROWS):
-        mean += x[train[start : start + CHUNK_ROWS]].sum(axis=0, dtype=np.float64)
+    block = _block_rows(x)
+    for start in range(0, len(train), block):
+        mean += x[train[start : start + block]].sum(axis=0, dtype=np.float64)
     mean /= len(train)
-    for start in range(0, len(train), CHUNK_ROWS):
-        square += np.square(x[train[start : start + CHUNK_ROWS]] - mean).sum(axis=0)
+    for start in range(0, len(train), block):
+        square += np.square(x[train[start : start + block]] - mean).sum(axis=0)
     std = np.sqrt(square / len(train))
     std = np.where(std > 0, std, 1.0)
     digest = hashlib.sha256(f"{x.dtype.str}{x.shape}".encode())
-    for a in (np.ascontiguousarray(x), np.ascontiguousarray(y)):
-        digest.update(memoryview(a).cast("B"))
+    for start in range(0, len(x), block):  # row blocks: no full copy of a strided x
+        digest.update(memoryview(np.ascontiguousarray(x[start : start + block])).cast("B"))
+    digest.update(memoryview(np.ascontiguousarray(y)).cast("B"))
     digest.update(json.dumps(classes).encode())
     return Dataset(
         _standardize(x, train, mean, std), y[train], _standardize(x, val, mean, std), y[val],
