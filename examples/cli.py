@@ -373,9 +373,12 @@ def initial_state(args: argparse.Namespace, data: Any, out: Path):
         if state.epoch > args.epochs:
             raise InputError(f"checkpoint is at epoch {state.epoch}, beyond --epochs {args.epochs}")
         return config, state, optimizer
-    init_key, data_key = jax.random.split(jax.random.key(args.seed))
-    params = train.init_params(init_key, sizes, init=config["init"], learn_alpha=args.learn_alpha)
-    state = ckpt.TrainState(params, optimizer.init(params),
-                            np.asarray(jax.random.key_data(data_key)), 0, 0, [])
-    return config, state, optimizer
+    @jax.jit  # one compiled call: keys, parameters, optimizer state
+    def fresh(seed):
+        init_key, data_key = jax.random.split(jax.random.key(seed))
+        params = train.init_params(init_key, sizes, init=config["init"], learn_alpha=args.learn_alpha)
+        return params, optimizer.init(params), jax.random.key_data(data_key)
+
+    params, opt_state, data_key = fresh(np.uint32(args.seed))
+    return config, ckpt.TrainState(params, opt_state, np.asarray(data_key), 0, 0, []), optimizer
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import os
 import queue
@@ -71,10 +72,7 @@ def load_data(spec: str, log: Callable[[str], None] = lambda _: None) -> tuple[n
     line before and after reading a file larger than 64 MiB.
     """
     if spec == "digits":
-        from sklearn.datasets import load_digits
-
-        bunch = load_digits()
-        return np.asarray(bunch.data), np.asarray(bunch.target)
+        return _load_digits()
     path = Path(spec)
     suffix = path.suffix.lower()
     if suffix not in (".npz", ".csv"):
@@ -92,6 +90,22 @@ def load_data(spec: str, log: Callable[[str], None] = lambda _: None) -> tuple[n
         log(f"loaded {len(y)} rows x {x.shape[1] if x.ndim == 2 else '?'} features "
             f"in {time.perf_counter() - start:.1f} s")
     return x, y
+
+
+def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled digits, read from its file without importing scikit-learn
+    (which costs most of a second); ``load_digits`` if the file is not where expected."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None:
+        raise InputError("--data digits needs scikit-learn (pip install scikit-learn)")
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+    if not path.is_file():
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        return np.asarray(bunch.data), np.asarray(bunch.target)
+    values = np.loadtxt(path, delimiter=",")
+    return values[:, :-1], values[:, -1].astype(np.int64)
 
 
 def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -1,8 +1,7 @@
 """Train a plain-JAX MLP with jelu activations, data parallel over every device.
 
-Run ``python examples/train.py`` (after ``pip install -e ".[examples]"``) to
-train a small MLP with :func:`jelu.elu` on scikit-learn's bundled digits set;
-``--help`` lists the flags and ``examples/README.md`` documents everything.
+``python examples/train.py`` trains a small MLP with :func:`jelu.elu` on
+scikit-learn's digits; ``--help`` lists the flags, ``examples/README.md`` documents all.
 
 This file reads top to bottom: the model (pure functions over plain pytrees),
 the loss, the optimizer, the jitted data-parallel steps, and the epoch loop
@@ -16,7 +15,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import jax
@@ -71,11 +70,13 @@ def init_for(activation_name: str) -> str:
 
 @partial(jax.jit, static_argnums=(1, 2, 3))
 def _init_params(key: jax.Array, sizes: tuple[int, ...], init: str, learn_alpha: bool) -> Params:
-    layers = []
-    for k, d_in, d_out in zip(jax.random.split(key, len(sizes) - 1), sizes[:-1], sizes[1:]):
-        std = math.sqrt(GAINS[init] / d_in)
-        layers.append({"w": std * jax.random.normal(k, (d_in, d_out), jnp.float32),
-                       "b": jnp.zeros((d_out,), jnp.float32)})
+    shapes = list(zip(sizes[:-1], sizes[1:]))
+    normal = jax.random.normal(key, (sum(i * o for i, o in shapes),), jnp.float32)  # one draw
+    layers, start = [], 0
+    for d_in, d_out in shapes:
+        w = normal[start : start + d_in * d_out].reshape(d_in, d_out) * math.sqrt(GAINS[init] / d_in)
+        layers.append({"w": w, "b": jnp.zeros((d_out,), jnp.float32)})
+        start += d_in * d_out
     params: Params = {"layers": layers}
     if learn_alpha:  # log-alpha per hidden unit, 0 so that every unit starts at alpha = 1
         params["alpha"] = [jnp.zeros((d,), jnp.float32) for d in sizes[1:-1]]
@@ -85,7 +86,8 @@ def _init_params(key: jax.Array, sizes: tuple[int, ...], init: str, learn_alpha:
 def init_params(
     key: jax.Array, layer_sizes: Sequence[int], *, init: str = "he", learn_alpha: bool = False
 ) -> Params:
-    """An MLP with the given layer sizes (input, hidden..., output), in one jitted call.
+    """An MLP with the given layer sizes (input, hidden..., output), in one jitted call
+    drawing every weight from one normal sample (one random-number kernel to compile).
 
     Weights are normal with std ``sqrt(2 / fan_in)`` ("he") or ``sqrt(1 / fan_in)``
     ("lecun"); biases are zero; ``learn_alpha`` adds ``"alpha"``: one log-alpha
@@ -202,6 +204,7 @@ def make_steps(activation: Activation, optimizer: optax.GradientTransformation, 
     return on_device, streamed
 
 
+@cache  # one compiled evaluation for validation and test
 def make_evaluate(activation: Activation, mesh: Mesh):
     """jit ``(params, x, y, weights) -> (mean loss, accuracy)``, rows sharded, padding weighted 0."""
 
@@ -258,13 +261,13 @@ def fit(
     for epoch in range(state.epoch, epochs):
         start_time = time.perf_counter()
         order = epoch_order(state.data_key, epoch)
-        loss_sum, acc_sum = 0.0, 0.0
+        sums = []  # (summed loss, summed accuracy) per call, fetched at the epoch's end
         if stream:
             feed = Prefetcher(data.x_train, data.y_train, np.asarray(order), chunk, mesh)
             try:
                 for xs, ys in feed:
                     params, opt_state, value, acc = streamed(params, opt_state, xs, ys)
-                    loss_sum, acc_sum = loss_sum + value, acc_sum + acc
+                    sums.append((value, acc))
                     progress(len(xs))
             finally:
                 feed.close()
@@ -272,9 +275,9 @@ def fit(
             for first in range(0, steps, chunk):
                 k = min(chunk, steps - first)
                 params, opt_state, value, acc = on_device(params, opt_state, x, y, order, first, k=k)
-                loss_sum, acc_sum = loss_sum + value, acc_sum + acc
+                sums.append((value, acc))
                 progress(k)
-        train_loss, train_acc = float(loss_sum) / steps, float(acc_sum) / steps
+        train_loss, train_acc = (sum(float(s[i]) for s in sums) / steps for i in (0, 1))
         val_loss, val_acc = (float(v) for v in evaluate(params, *val))
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
             kept = f"epoch {state.epoch}" if state.epoch else "none"
