@@ -26,7 +26,6 @@ time and peak RSS of a 34,000 x 785 CSV against ``np.loadtxt`` and of a
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess

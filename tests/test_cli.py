@@ -18,8 +18,8 @@ import pytest
 
 import checkpoint
 import cli
-from trainer_helpers import (PYTHON, SCRIPT, TINY, make_blobs, run_main, snapshot,
-                             subprocess_env, write_npz)
+from trainer_helpers import (PYTHON, SCRIPT, TINY, make_blobs, run_main, subprocess_env,
+                             write_npz)
 
 X, Y = make_blobs()
 
