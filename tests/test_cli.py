@@ -304,3 +304,20 @@ def test_an_input_error_on_one_host_stops_every_host(tmp_path: Path, blobs_npz: 
     assert p0.stderr.strip().splitlines() == [
         "train.py: error: process 1 stopped with an error (see its message); stopping too"]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_resume_without_a_checkpoint_on_one_host_stops_every_host(tmp_path: Path, blobs_npz: Path):
+    """--out should be shared; where it is not, the host without the checkpoint says so."""
+    common = ["--data", blobs_npz, *TINY]
+    assert run_main([*common, "--epochs", "2", "--out", tmp_path / "p0"]) == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "p0").iterdir() if p.name != ".lock"}
+    p0, p1 = _two_processes([[*common, "--epochs", "3", "--resume", "--out", tmp_path / "p0"],
+                             [*common, "--epochs", "3", "--resume", "--out", tmp_path / "p1"]],
+                            timeout=90)
+    assert (p0.returncode, p1.returncode) == (2, 2)
+    assert p1.stderr.strip().splitlines() == [
+        f"train.py: error: no checkpoint to resume from at {tmp_path / 'p1' / 'checkpoint.npz'}"]
+    assert p0.stderr.strip().splitlines() == [
+        "train.py: error: process 1 stopped with an error (see its message); stopping too"]
+    after = {p.name: p.read_bytes() for p in (tmp_path / "p0").iterdir() if p.name != ".lock"}
+    assert after == before
