@@ -57,18 +57,21 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, Callable, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = REPO_ROOT / "examples"
-# Measure the checkout this script lives in, not some other installed jelu.
+# Measure the checkout this script lives in, not some other installed jelu; the
+# command-line helpers and the trainer are in examples/.
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(1, str(EXAMPLES_DIR))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import jelu  # noqa: E402
+from common import OneLineParser, positive_int  # noqa: E402
 
 SCHEMA_VERSION = 1
 FUNCTIONS = ("elu", "selu", "celu")
@@ -121,14 +124,6 @@ class Settings:
     mlp: MlpConfig
 
 
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser that reports bad input as one line and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        sys.exit(2)
-
-
 def _parse_n(text: str) -> int:
     """Parse an element count written as ``16777216``, ``2**24`` or ``2^24``."""
     text = text.strip()
@@ -149,27 +144,17 @@ def _parse_n(text: str) -> int:
     return value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None) -> Settings:
     """Parse and validate the command line; exit 2 with one line on bad input."""
-    parser = _Parser(
+    parser = OneLineParser(
         prog="benchmarks/run.py",
         description="Benchmark jelu against jax.nn, PyTorch and the memory-bound floor.",
     )
     parser.add_argument("--n", type=_parse_n, default=None,
                         help="elements per elementwise call (default 2**24; 2**14 with --quick)")
-    parser.add_argument("--repeats", type=_positive_int, default=None,
+    parser.add_argument("--repeats", type=positive_int, default=None,
                         help="interleaved repeats of the elementwise calls (default 30; 2 with --quick)")
-    parser.add_argument("--mlp-repeats", type=_positive_int, default=None,
+    parser.add_argument("--mlp-repeats", type=positive_int, default=None,
                         help="interleaved repeats of the MLP train steps (default 8; 2 with --quick)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results.json",
                         help="JSON output (default benchmarks/results.json)")
@@ -483,44 +468,42 @@ def _trainer_steps() -> tuple[dict[str, Callable[[], Any]], dict[str, Any]]:
     """
     if not (EXAMPLES_DIR / "train.py").is_file():
         return {}, {"status": "skipped", "note": "examples/train.py not found"}
-    sys.path.insert(0, str(EXAMPLES_DIR))
     try:
-        train = importlib.import_module("train")
-        return _build_trainer_steps(train)
+        cli = importlib.import_module("cli")
+        return _build_trainer_steps(cli.train, importlib.import_module("data"), cli)
     except Exception as exc:  # noqa: BLE001 - report any trainer failure as a skip
         return {}, {"status": "skipped", "note": f"examples/train.py unusable: {type(exc).__name__}: {exc}"}
-    finally:
-        sys.path.remove(str(EXAMPLES_DIR))
 
 
-def _build_trainer_steps(train: Any) -> tuple[dict[str, Callable[[], Any]], dict[str, Any]]:
-    """Jitted steps (grad + optimizer update) of the trainer's defaults, one per activation.
+def _build_trainer_steps(train: Any, data: Any, cli: Any) -> tuple[dict[str, Callable[[], Any]], dict[str, Any]]:
+    """The trainer's jitted, scanned steps (grad + optimizer update), one per activation.
 
-    The defaults come from ``train.build_parser().parse_args([])`` and the
-    batch from the trainer's own default data set; the step function is
-    ``train.make_train_step`` exactly as ``train.py`` runs it (it donates the
-    parameters and optimizer state, so each thunk carries them from call to
-    call, as training does). A thunk runs ``TRAINER_STEPS_PER_SAMPLE`` steps.
+    The defaults come from ``cli.build_parser().parse_args([])`` and the data
+    from the trainer's own default data set, on the devices as the trainer puts
+    it there; a thunk is one call of ``train.make_steps``'s ``on_device`` loop:
+    ``TRAINER_STEPS_PER_SAMPLE`` steps in one ``lax.scan``, exactly as
+    ``train.fit`` runs an epoch (parameters and optimizer state are donated, so
+    each thunk carries them from call to call, as training does).
     """
-    args = train.build_parser().parse_args([])
-    data = train.prepare_data(args.data, args.seed)
+    args = cli.build_parser().parse_args([])
+    dataset = data.prepare_data(args.data, args.seed)
     optimizer = train.make_optimizer(args.optimizer, args.lr)
-    sizes = [int(data.x_train.shape[1])] + [args.width] * args.depth + [len(data.classes)]
-    mesh = train.make_mesh()
-    replicated = train.NamedSharding(mesh, train.PartitionSpec())
-    batch = train.NamedSharding(mesh, train.PartitionSpec(train.DATA_AXIS))
-    xb, yb = train.to_global((data.x_train[: args.batch_size], data.y_train[: args.batch_size]), batch)
+    sizes = [int(dataset.x_train.shape[1])] + [args.width] * args.depth + [len(dataset.classes)]
+    mesh = data.make_mesh()
+    x, y = data.put_rows(dataset.x_train, mesh), data.put_rows(dataset.y_train, mesh)
+    rows = np.random.default_rng(0).integers(0, len(dataset.y_train), (TRAINER_STEPS_PER_SAMPLE, args.batch_size))
+    order = data.put_replicated(rows.astype(np.int32), mesh)
 
     def make_thunk(name: str) -> Callable[[], Any]:
         params = train.init_params(jax.random.key(args.seed), sizes, init=train.init_for(name))
-        step = train.make_train_step(train.get_activation(name), optimizer, mesh)
-        carried = train.to_global((params, optimizer.init(params)), replicated)
+        on_device, _ = train.make_steps(train.get_activation(name), optimizer, mesh)
+        carried = data.put_replicated((params, optimizer.init(params)), mesh)
 
         def thunk() -> Any:
             nonlocal carried
-            for _ in range(TRAINER_STEPS_PER_SAMPLE):
-                new_params, new_opt_state, value, acc = step(*carried, xb, yb)
-                carried = (new_params, new_opt_state)
+            new_params, new_opt_state, value, acc = on_device(
+                *carried, x, y, order, 0, k=TRAINER_STEPS_PER_SAMPLE)
+            carried = (new_params, new_opt_state)
             return jax.block_until_ready((new_params, new_opt_state, value, acc))
 
         return thunk
@@ -530,7 +513,8 @@ def _build_trainer_steps(train: Any) -> tuple[dict[str, Callable[[], Any]], dict
     return thunks, {"status": "ok", "description": description, "layer_sizes": sizes,
                     "batch_size": args.batch_size, "activations": list(TRAINER_ACTIVATIONS),
                     "optimizer": args.optimizer, "steps_per_sample": TRAINER_STEPS_PER_SAMPLE,
-                    "step": "examples/train.py make_train_step (value_and_grad + optimizer update)"}
+                    "step": "examples/train.py make_steps on_device: one lax.scan of "
+                            f"{TRAINER_STEPS_PER_SAMPLE} steps (value_and_grad + optimizer update)"}
 
 
 def mlp_benchmark(
@@ -666,7 +650,7 @@ def markdown(result: dict[str, Any]) -> str:
                      f"| {_mib(r['temp_bytes'])} | {_x(r['ratio_to_relu_temp'])} |")
     trainer = mlp["trainer"]
     if trainer["status"] == "ok":
-        lines += ["", f"examples/train.py default model ({trainer['description']}), one train step "
+        lines += ["", f"examples/train.py default model ({trainer['description']}), one train step in the scanned loop "
                   f"(gradient + optimizer update; medians of {trainer['steps_per_sample']}-step samples):", "",
                   "| activation | step µs | x relu time |", "|---|--:|--:|"]
         for name in trainer["activations"]:

@@ -20,7 +20,8 @@ Outputs under ``--out`` (default ``runs/paper_checks``), each written atomically
 ``e1_learning_behaviour.png`` and ``e2_self_normalization.png`` (figures).
 
 Run ``python examples/paper_checks.py --help`` for the flags. The network code (initialization,
-forward pass, loss) is the trainer's, imported from ``examples/train.py``.
+forward pass, loss) is the trainer's, imported from ``examples/train.py``; the command-line
+and file helpers are ``examples/common.py``'s.
 """
 
 from __future__ import annotations
@@ -37,16 +38,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train import atomic_write, forward, get_activation, init_params, loss  # noqa: E402
-
-import jelu  # noqa: E402
+import jelu
+from common import OneLineParser, positive_float, positive_int, write_bytes_atomic
+from train import forward, get_activation, init_params, loss
 
 Activation = Callable[..., jax.Array]
 Params = dict[str, Any]
@@ -513,11 +513,6 @@ def _png(fig: Any) -> bytes:
 # --------------------------------------------------------------------------- output
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (the trainer's temp file + ``os.replace``)."""
-    atomic_write(path, lambda handle: handle.write(data))
-
-
 def _json_safe(value: Any) -> Any:
     """Replace non-finite floats by None so that the JSON is strict."""
     if isinstance(value, float):
@@ -532,53 +527,26 @@ def _json_safe(value: Any) -> Any:
 # --------------------------------------------------------------------------- CLI
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error message (exit status 2, no usage dump)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     d = Config()
-    p = _Parser(
+    p = OneLineParser(
         prog="paper_checks.py",
         description="Reproduce the ELU paper's learning-behaviour experiment (E1) and the SELU paper's "
         "Theorem 1 (E2) with jelu on scikit-learn's digits; write tables, figures and JSON to --out.",
     )
     p.add_argument("--out", default="runs/paper_checks", help="output directory (default: %(default)s)")
     flags: list[tuple[str, Any, Any, str]] = [
-        ("--seeds", _positive_int, d.seeds, "E1: number of paired seeds, 0..N-1"),
-        ("--epochs", _positive_int, d.epochs, "E1: training epochs"),
-        ("--lr", _positive_float, d.lr, "E1: SGD learning rate"),
-        ("--batch-size", _positive_int, d.batch_size, "E1: minibatch size"),
-        ("--e1-depth", _positive_int, d.e1_depth, "E1: hidden layers"),
-        ("--e1-width", _positive_int, d.e1_width, "E1: units per hidden layer"),
-        ("--act-subset", _positive_int, d.act_subset, "E1: training images for the mean unit activations"),
-        ("--e2-seeds", _positive_int, d.e2_seeds, "E2: number of seeds, 0..N-1"),
-        ("--e2-depth", _positive_int, d.e2_depth, "E2: hidden layers"),
-        ("--e2-width", _positive_int, d.e2_width, "E2: units per hidden layer"),
+        ("--seeds", positive_int, d.seeds, "E1: number of paired seeds, 0..N-1"),
+        ("--epochs", positive_int, d.epochs, "E1: training epochs"),
+        ("--lr", positive_float, d.lr, "E1: SGD learning rate"),
+        ("--batch-size", positive_int, d.batch_size, "E1: minibatch size"),
+        ("--e1-depth", positive_int, d.e1_depth, "E1: hidden layers"),
+        ("--e1-width", positive_int, d.e1_width, "E1: units per hidden layer"),
+        ("--act-subset", positive_int, d.act_subset, "E1: training images for the mean unit activations"),
+        ("--e2-seeds", positive_int, d.e2_seeds, "E2: number of seeds, 0..N-1"),
+        ("--e2-depth", positive_int, d.e2_depth, "E2: hidden layers"),
+        ("--e2-width", positive_int, d.e2_width, "E2: units per hidden layer"),
     ]
     for flag, kind, default, text in flags:
         p.add_argument(flag, type=kind, default=default, help=f"{text} (default: %(default)s)")
@@ -633,11 +601,11 @@ def run(cfg: Config, out: Path, log: Callable[[str], None] = lambda _: None) -> 
     record = {"config": asdict(cfg), "meta": meta, "e1": e1, "e2": e2}
 
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "e1_learning_behaviour.png", figure_e1(e1, cfg))
-    write_atomic(out / "e2_self_normalization.png", figure_e2(e2, cfg))
-    write_atomic(out / "paper_checks.md", render_markdown(cfg, e1, e2, meta).encode())
+    write_bytes_atomic(out / "e1_learning_behaviour.png", figure_e1(e1, cfg))
+    write_bytes_atomic(out / "e2_self_normalization.png", figure_e2(e2, cfg))
+    write_bytes_atomic(out / "paper_checks.md", render_markdown(cfg, e1, e2, meta).encode())
     text = json.dumps(_json_safe(record), indent=1, allow_nan=False)
-    write_atomic(out / "paper_checks.json", text.encode())
+    write_bytes_atomic(out / "paper_checks.json", text.encode())
     log(f"wrote the tables, JSON and 2 figures to {out} ({time.perf_counter() - start:.0f} s)")
     return record
 

@@ -204,3 +204,18 @@ def test_parse_n_accepts_powers() -> None:
     run = _load_run_module()
     assert run._parse_n("2**24") == run._parse_n("2^24") == run._parse_n("16777216") == 2**24
     assert math.log2(run.parse_args(["--quick"]).n).is_integer()
+
+
+def test_trainer_throughput_script_reports_every_path(capsys) -> None:
+    """benchmarks/trainer_throughput.py on a tiny set: trainer, stream and bound per model."""
+    pytest.importorskip("optax")
+    spec = importlib.util.spec_from_file_location(
+        "trainer_throughput", REPO / "benchmarks" / "trainer_throughput.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--rows", "640", "--epochs", "2", "--models", "defaults"]) == 0
+    report = json.loads(capsys.readouterr().out)["defaults"]
+    assert report["steps_per_epoch"] == 640 // 64
+    for path in ("trainer", "stream"):
+        assert len(report[path]["epoch_s"]) == len(report[path]["bound_epoch_s"]) == 2
+        assert report[path]["steps_per_s"] > 0 and report[path]["fraction_of_bound"] > 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,8 @@ pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 pytest.importorskip("optax")
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-sys.path.insert(0, str(EXAMPLES))
-
-import paper_checks  # noqa: E402
-import train  # noqa: E402
+import paper_checks  # examples/ is on pytest's pythonpath (pyproject.toml)
+import train
 
 SEEDS, EPOCHS = 2, 2
 E1_DEPTH, E1_WIDTH, ACT_SUBSET = 3, 16, 50

@@ -1,18 +1,15 @@
-"""End-to-end and unit tests of examples/train.py (the MLP trainer).
+"""Tests of examples/train.py: the model, the loss, the jitted data-parallel steps, the epoch loop.
 
-Most runs call ``train.main(argv)`` in-process on a tiny synthetic data set;
-subprocesses are used only where the process itself matters: the default
-command exactly as a user types it, 1 vs 8 devices, and "no traceback".
+Most runs are in-process on a tiny synthetic data set; subprocesses are used
+only where the process itself matters: the default command exactly as a user
+types it, and 1 vs 8 devices.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import jax
@@ -21,25 +18,10 @@ import numpy as np
 import optax
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "examples" / "train.py"
-sys.path.insert(0, str(ROOT / "examples"))
-if str(ROOT) not in sys.path:  # jelu from this checkout when it is not installed
-    sys.path.append(str(ROOT))
-
-import train  # noqa: E402
-
-# Tiny settings shared by the end-to-end runs: batch 16 divides 1, 2, 4 and 8 devices.
-TINY = ["--depth", "1", "--width", "16", "--batch-size", "16", "--no-progress"]
-
-
-def make_blobs(seed: int = 0, per_class: int = 60, classes: int = 3, dim: int = 6):
-    """Well separated Gaussian blobs; labels 10, 20, 30 (remapped by the trainer)."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(scale=4.0, size=(classes, dim))
-    x = np.concatenate([c + rng.normal(size=(per_class, dim)) for c in centers])
-    y = np.repeat(np.arange(1, classes + 1) * 10, per_class)
-    return x.astype(np.float64) * 3.0 + 5.0, y.astype(np.int64)
+import checkpoint
+import train
+from data import make_mesh, prepare_data, put_eval_set, put_replicated, put_rows
+from trainer_helpers import PYTHON, SCRIPT, TINY, make_blobs, run_main, snapshot, subprocess_env
 
 
 @pytest.fixture
@@ -48,24 +30,6 @@ def blobs_npz(tmp_path: Path) -> Path:
     path = tmp_path / "blobs.npz"
     np.savez(path, x=x, y=y)
     return path
-
-
-def run_main(argv: list[str]) -> int:
-    return train.main([str(a) for a in argv])
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
-
-
-def subprocess_env(devices: int | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    env.pop("XLA_FLAGS", None)
-    if devices is not None:
-        env["JAX_PLATFORMS"] = "cpu"
-        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
-    return env
 
 
 # ---------------------------------------------------------------- the model
@@ -126,10 +90,20 @@ def test_loss_and_accuracy_match_numpy():
     np.testing.assert_allclose(got_logits, logits, rtol=1e-5, atol=1e-5)
     assert len(hidden) == 1 and hidden[0].shape == (32, 7)
     assert float(train.accuracy(got_logits, y)) == pytest.approx(np.mean(logits.argmax(1) == y))
-    value, acc = train.evaluate(params, x, y, relu)
-    assert float(value) == pytest.approx(want_loss, rel=1e-5) and float(acc) == float(
-        train.accuracy(got_logits, y)
-    )
+    value, ce_logits = train.cross_entropy(params, x, y, relu)
+    assert float(value) == pytest.approx(want_loss, rel=1e-5)
+    np.testing.assert_array_equal(ce_logits, got_logits)
+    # Weighted rows (padding weighted 0) count as if absent.
+    weights = (np.arange(32) < 20).astype(np.float32)
+    per_row = -log_probs[np.arange(32), y]
+    value, _ = train.cross_entropy(params, x, y, relu, weights)
+    assert float(value) == pytest.approx(per_row[:20].mean(), rel=1e-5)
+    hits = logits.argmax(1) == y
+    assert float(train.accuracy(got_logits, y, weights)) == pytest.approx(hits[:20].mean())
+    evaluate = train.make_evaluate(relu, make_mesh())
+    value, acc = evaluate(params, *put_eval_set(x[:20], y[:20], make_mesh()))
+    assert float(value) == pytest.approx(per_row[:20].mean(), rel=1e-5)
+    assert float(acc) == pytest.approx(hits[:20].mean())
 
 
 def test_learned_alpha_is_positive_and_gets_a_gradient():
@@ -157,47 +131,73 @@ def test_learned_alpha_is_positive_and_gets_a_gradient():
     assert (at(eps) - at(-eps)) / (2 * eps) == pytest.approx(grad @ direction, rel=2e-2, abs=1e-5)
 
 
-# ----------------------------------------------------------------- the data
+# ------------------------------------------------------- steps and the loop
 
 
-def test_stratified_split_is_seeded_and_stratified():
-    y = np.repeat(np.arange(3), [100, 40, 20])
-    train_idx, val_idx, test_idx = train.stratified_split(y, seed=7)
-    together = np.concatenate([train_idx, val_idx, test_idx])
-    assert sorted(together.tolist()) == list(range(len(y)))  # a partition
-    for c, n in enumerate([100, 40, 20]):
-        assert np.sum(y[test_idx] == c) == round(0.15 * n)
-        assert np.sum(y[val_idx] == c) == round(0.15 * n)
-    again = train.stratified_split(y, seed=7)
-    other = train.stratified_split(y, seed=8)
-    assert all(np.array_equal(a, b) for a, b in zip(again, (train_idx, val_idx, test_idx)))
-    assert not np.array_equal(other[2], test_idx)
-
-
-def test_standardized_with_training_statistics_only(blobs_npz: Path):
+def test_scanned_steps_equal_single_steps_and_streaming():
+    """k steps in one lax.scan (data on the device, rows gathered there) equal k
+    separate train_step calls on host-built batches, and the streamed scan."""
     x, y = make_blobs()
-    data = train.prepare_data(str(blobs_npz), seed=0)
-    train_idx, val_idx, _ = train.stratified_split(np.unique(y, return_inverse=True)[1], seed=0)
-    mean = x[train_idx].mean(axis=0)
-    std = x[train_idx].std(axis=0)
-    np.testing.assert_allclose(data.x_train.mean(axis=0), 0, atol=1e-5)
-    np.testing.assert_allclose(data.x_train.std(axis=0), 1, rtol=1e-4)
-    np.testing.assert_allclose(data.x_val, (x[val_idx] - mean) / std, rtol=1e-4, atol=1e-5)
-    assert data.classes == [10, 20, 30]
-    assert sorted(set(data.y_train.tolist())) == [0, 1, 2]
+    x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
+    y = (y // 10 - 1).astype(np.int32)
+    mesh = make_mesh()
+    elu, opt = train.get_activation("elu"), optax.adam(1e-2)
+    params = train.init_params(jax.random.key(0), [6, 8, 3])
+    rows = np.random.default_rng(0).integers(0, len(y), (5, 16)).astype(np.int32)
+
+    p, s, losses = params, opt.init(params), []
+    for r in rows:
+        p, s, value, _ = train.train_step(p, s, x[r], y[r], activation=elu, optimizer=opt)
+        losses.append(float(value))
+
+    on_device, streamed = train.make_steps(elu, opt, mesh)
+    carried = put_replicated((params, opt.init(params)), mesh)
+    p1, _, loss_sum, acc_sum = on_device(*carried, put_rows(x, mesh), put_rows(y, mesh),
+                                         put_replicated(rows, mesh), 1, k=4)
+    carried = put_replicated((params, opt.init(params)), mesh)
+    p2, _, loss_sum2, _ = streamed(*carried, x[rows[1:]], y[rows[1:]])
+    # the scan started at row block 1: redo the reference from there
+    q, t = params, opt.init(params)
+    for r in rows[1:]:
+        q, t, _, _ = train.train_step(q, t, x[r], y[r], activation=elu, optimizer=opt)
+    for a, b, c in zip(*(jax.tree_util.tree_leaves(t) for t in (q, p1, p2))):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(b, c)  # same loop body: bit for bit
+    assert float(loss_sum) == pytest.approx(float(loss_sum2), rel=1e-7)
+    assert 0 <= float(acc_sum) <= 4
+    assert losses[1] != losses[0]
 
 
-def test_csv_with_header_reads_like_npz(tmp_path: Path, blobs_npz: Path):
-    x, y = make_blobs()
-    csv_path = tmp_path / "blobs.csv"
-    lines = [",".join(f"f{i}" for i in range(x.shape[1])) + ",label"]
-    lines += [",".join(repr(float(v)) for v in row) + f",{label}" for row, label in zip(x, y)]
-    csv_path.write_text("\n".join(lines) + "\n")
-    a = train.prepare_data(str(csv_path), seed=0)
-    b = train.prepare_data(str(blobs_npz), seed=0)
-    np.testing.assert_array_equal(a.x_train, b.x_train)
-    np.testing.assert_array_equal(a.y_test, b.y_test)
-    assert a.sha256 == b.sha256
+def test_epoch_order_is_a_seeded_permutation():
+    mesh = make_mesh()
+    order = train.make_epoch_order(50, 3, 16, mesh)
+    key = np.asarray(jax.random.key_data(jax.random.key(7)))
+    a, b, c = (np.asarray(order(key, e)) for e in (0, 0, 1))
+    assert a.shape == (3, 16) and len(set(a.ravel().tolist())) == 48 and a.max() < 50
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_fit_streaming_and_device_input_give_the_same_run(blobs_npz: Path):
+    data = prepare_data(str(blobs_npz), 0)
+    opt = train.make_optimizer("adam", 1e-2)
+    mesh = make_mesh()
+    finals = []
+    for stream in (False, True):
+        params = train.init_params(jax.random.key(1), [6, 16, 3])
+        key = np.asarray(jax.random.key_data(jax.random.key(2)))
+        start = checkpoint.TrainState(params, opt.init(params), key, 0, 0, [])
+        seen, steps = [], []
+        state, _ = train.fit(start, data, activation=train.get_activation("elu"), optimizer=opt,
+                             batch_size=16, epochs=2, mesh=mesh, stream=stream,
+                             on_epoch=lambda s: seen.append(s.epoch), progress=steps.append)
+        assert seen == [1, 2] and sum(steps) == 2 * (126 // 16) and state.step == 14
+        finals.append(state)
+    a, b = finals
+    for u, v in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params)):
+        np.testing.assert_array_equal(u, v)
+    assert [r["train_loss"] for r in a.history] == [r["train_loss"] for r in b.history]
+    assert a.history[1]["train_loss"] < a.history[0]["train_loss"]
 
 
 # ------------------------------------------------------------- end to end
@@ -206,7 +206,7 @@ def test_csv_with_header_reads_like_npz(tmp_path: Path, blobs_npz: Path):
 def test_default_command_out_of_the_box(tmp_path: Path):
     """`python examples/train.py` with no arguments: digits, elu, >= 0.95."""
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT)], cwd=tmp_path, env=subprocess_env(),
+        [PYTHON, str(SCRIPT)], cwd=tmp_path, env=subprocess_env(),
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
@@ -226,56 +226,35 @@ def test_default_command_out_of_the_box(tmp_path: Path):
     assert rows[-1]["step"] == summary["steps"] and rows[-1]["train_loss"] == summary["train_loss"]
     assert rows[-1]["train_loss"] < rows[0]["train_loss"] / 10
     assert "step/s" in proc.stderr or "s/step" in proc.stderr  # the tqdm progress bar
+    assert summary["input"] == "device" and "input=device" in lines[0]
     assert "Traceback" not in proc.stderr
 
 
 def test_one_and_eight_devices_agree(tmp_path: Path, blobs_npz: Path):
+    """The same seed on 1 and 8 devices, with the data on the devices and streamed."""
     results = {}
-    for devices in (1, 8):
-        out = tmp_path / f"d{devices}"
+    for devices, source in ((1, "device"), (8, "device"), (8, "stream")):
+        out = tmp_path / f"d{devices}{source}"
         proc = subprocess.run(
-            [sys.executable, str(SCRIPT), "--data", str(blobs_npz), "--out", str(out),
-             "--epochs", "3", *TINY],
+            [PYTHON, str(SCRIPT), "--data", str(blobs_npz), "--out", str(out),
+             "--epochs", "3", *TINY, "--input", source],
             env=subprocess_env(devices), capture_output=True, text=True, timeout=300,
         )
         assert proc.returncode == 0, proc.stderr
         summary = json.loads((out / "summary.json").read_text())
-        assert summary["devices"] == devices
-        results[devices] = (summary, train.load_params(out / "checkpoint.npz")[0])
-    (s1, p1), (s8, p8) = results[1], results[8]
-    assert s1["steps"] == s8["steps"] == 3 * (126 // 16)
-    assert s8["train_loss"] == pytest.approx(s1["train_loss"], rel=1e-4)
-    assert s8["test_loss"] == pytest.approx(s1["test_loss"], rel=1e-4)
-    assert abs(s8["test_accuracy"] - s1["test_accuracy"]) <= 1 / s1["sizes"]["test"] + 1e-9
-    for a, b in zip(jax.tree_util.tree_leaves(p1), jax.tree_util.tree_leaves(p8)):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-
-
-def test_batch_not_divisible_by_devices_fails_cleanly(tmp_path: Path, blobs_npz: Path):
-    out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--data", str(blobs_npz), "--out", str(out),
-         "--batch-size", "12", "--no-progress"],
-        env=subprocess_env(8), capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        "train.py: error: --batch-size 12 does not divide by the 8 devices; use a multiple of 8"
-    ]
-    assert proc.stdout == "" and not out.exists()
-
-
-def test_bad_input_in_a_subprocess_has_no_traceback(tmp_path: Path):
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--data", str(tmp_path / "missing.csv"),
-         "--out", str(tmp_path / "out")],
-        env=subprocess_env(), capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        f"train.py: error: data file not found: {tmp_path / 'missing.csv'}"
-    ]
-    assert not (tmp_path / "out").exists()
+        assert (summary["devices"], summary["input"]) == (devices, source)
+        results[devices, source] = (summary, checkpoint.load_params(out / "checkpoint.npz")[0])
+    s1, p1 = results[1, "device"]
+    for key in ((8, "device"), (8, "stream")):
+        s8, p8 = results[key]
+        assert s1["steps"] == s8["steps"] == 3 * (126 // 16)
+        assert s8["train_loss"] == pytest.approx(s1["train_loss"], rel=1e-4)
+        assert s8["test_loss"] == pytest.approx(s1["test_loss"], rel=1e-4)
+        assert abs(s8["test_accuracy"] - s1["test_accuracy"]) <= 1 / s1["sizes"]["test"] + 1e-9
+        for a, b in zip(jax.tree_util.tree_leaves(p1), jax.tree_util.tree_leaves(p8)):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    # On the same 8 devices, both inputs run the same steps on the same batches.
+    assert results[8, "device"][0]["train_loss"] == results[8, "stream"][0]["train_loss"]
 
 
 def test_resume_is_bit_for_bit(tmp_path: Path, blobs_npz: Path):
@@ -286,9 +265,9 @@ def test_resume_is_bit_for_bit(tmp_path: Path, blobs_npz: Path):
     assert run_main([*common, "--out", resumed, "--epochs", "4", "--resume"]) == 0
     assert run_main([*common, "--out", straight, "--epochs", "4"]) == 0
 
-    _, a = train.read_checkpoint(resumed / "checkpoint.npz")
-    _, b = train.read_checkpoint(straight / "checkpoint.npz")
-    assert sorted(a) == sorted(b) and any(k.startswith("opt_") for k in a)
+    _, a = checkpoint.read_checkpoint(resumed / "checkpoint.npz")
+    _, b = checkpoint.read_checkpoint(straight / "checkpoint.npz")
+    assert sorted(a) == sorted(b) and any(k.startswith("opt_") for k in a) and "param.layers.0.w" in a
     for name in a:
         assert a[name].dtype == b[name].dtype
         assert a[name].tobytes() == b[name].tobytes(), name  # bit for bit
@@ -303,54 +282,10 @@ def test_resume_is_bit_for_bit(tmp_path: Path, blobs_npz: Path):
     assert [r["epoch"] for r in rows_a] == [1, 2, 3, 4]
 
 
-def test_export_reproduces_apply(tmp_path: Path, blobs_npz: Path):
-    out, blob = tmp_path / "out", tmp_path / "out" / "predict.jax"
-    assert run_main(["--data", blobs_npz, "--out", out, "--epochs", "2", *TINY,
-                     "--export", blob]) == 0
-    exported = jax.export.deserialize(bytearray(blob.read_bytes()))
-    assert tuple(exported.platforms) == ("cpu", "cuda", "tpu")
-    params, header, mean, std = train.load_params(out / "checkpoint.npz")
-    activation = train.get_activation(header["config"]["activation"])
-    x, _ = make_blobs(seed=1)
-    for rows in (x[:5], x[:37]):  # the batch dimension is symbolic
-        raw = rows.astype(np.float32)
-        want = train.apply(params, (raw - mean) / std, activation)
-        np.testing.assert_allclose(exported.call(raw), want, rtol=1e-5, atol=1e-5)
-
-
-def test_learn_alpha_summary_and_plot(tmp_path: Path, blobs_npz: Path):
-    out = tmp_path / "out"
-    assert run_main(["--data", blobs_npz, "--out", out, "--epochs", "2", *TINY,
-                     "--activation", "celu", "--learn-alpha", "--lr", "0.05", "--plot"]) == 0
-    learned = json.loads((out / "summary.json").read_text())["learned_alpha"]
-    params = train.load_params(out / "checkpoint.npz")[0]
-    alphas = np.exp(np.asarray(params["alpha"][0], np.float64))
-    assert learned["mean"] == pytest.approx(alphas.mean())
-    assert learned["min"] == pytest.approx(alphas.min()) and learned["min"] > 0
-    assert learned["max"] == pytest.approx(alphas.max())
-    assert learned["max"] - learned["min"] > 1e-3  # the alphas were trained, not left at 1
-    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_help_documents_every_flag_with_its_default(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        train.main(["--help"])
-    assert exit_info.value.code == 0
-    text = " ".join(capsys.readouterr().out.split())
-    for action in train.build_parser()._actions:
-        if action.dest == "help":
-            continue
-        assert action.option_strings[0] in text
-        assert f"(default: {action.default})" in text, action.dest
-
-
-# --------------------------------------------- divergence and atomic writes
-
-
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
     tmp_path: Path, blobs_npz: Path, monkeypatch, capsys
 ):
-    steps_per_epoch = len(train.prepare_data(str(blobs_npz), 0).y_train) // 16
+    steps_per_epoch = len(prepare_data(str(blobs_npz), 0).y_train) // 16
 
     def poisoned(name: str, lr: float) -> optax.GradientTransformation:
         """SGD whose updates turn NaN after two epochs."""
@@ -380,175 +315,3 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
     assert len(err) == 1 and "loss became nan in epoch 3" in err[0]
     assert "last good checkpoint: epoch 2" in err[0]
     assert snapshot(out) == before  # checkpoint, metrics and summary untouched
-
-
-def test_failed_checkpoint_write_keeps_the_previous_one(
-    tmp_path: Path, blobs_npz: Path, monkeypatch
-):
-    out = tmp_path / "out"
-    assert run_main(["--data", blobs_npz, "--out", out, "--epochs", "1", *TINY]) == 0
-    before = snapshot(out)
-    config = train.read_checkpoint(out / "checkpoint.npz")[0]["config"]
-    state = train.restore_state(out / "checkpoint.npz", config, train.make_optimizer("adam", 1e-3))
-    data = train.prepare_data(str(blobs_npz), 0)
-
-    def crash_mid_write(f, **arrays):
-        f.write(b"PK\x03\x04 half a zip")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(train.np, "savez", crash_mid_write)
-    state.epoch += 1
-    with pytest.raises(OSError, match="disk full"):
-        train.save_checkpoint(out / "checkpoint.npz", state, config, data)
-    monkeypatch.undo()
-    assert snapshot(out) == before  # old checkpoint intact, no temporary file left
-    assert train.read_checkpoint(out / "checkpoint.npz")[0]["epoch"] == 1
-
-
-# ---------------------------------------------------------------- bad input
-
-
-def _write(path: Path, **arrays) -> Path:
-    np.savez(path, **arrays)
-    return path
-
-
-X, Y = make_blobs()
-
-
-def _csv(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
-
-
-def _bytes(path: Path, blob: bytes) -> Path:
-    path.write_bytes(blob)
-    return path
-
-
-BAD_INPUTS = {
-    # name: (setup(tmp) -> extra argv, expected message fragment)
-    "missing file": (lambda t: ["--data", t / "nope.npz"], "data file not found"),
-    "unreadable npz": (
-        lambda t: ["--data", _csv(t / "junk.npz", "not a zip archive")], "cannot read"),
-    "unreadable csv": (lambda t: ["--data", _bytes(t / "d.csv", b"\xff\xfe1,2\n")], "cannot read"),
-    "npz without x": (lambda t: ["--data", _write(t / "d.npz", features=X, y=Y)], "no array named 'x'"),
-    "npz without y": (lambda t: ["--data", _write(t / "d.npz", x=X)], "no array named 'y'"),
-    "x of rank 1": (lambda t: ["--data", _write(t / "d.npz", x=X[:, 0], y=Y)], "x must be 2-D"),
-    "y of rank 2": (lambda t: ["--data", _write(t / "d.npz", x=X, y=Y[:, None])], "y must be 1-D"),
-    "mismatched lengths": (
-        lambda t: ["--data", _write(t / "d.npz", x=X, y=Y[:-1])], "180 rows but y has 179"),
-    "non-numeric csv cell": (
-        lambda t: ["--data", _csv(t / "d.csv", "a,b,label\n1,2,0\n3,x7,1\n")],
-        "line 3 column 2: 'x7' is not a number"),
-    "nan feature": (
-        lambda t: ["--data", _write(t / "d.npz", x=np.where(np.arange(180)[:, None] == 5, np.nan, X), y=Y)],
-        "features must be finite"),
-    "inf feature": (
-        lambda t: ["--data", _csv(t / "d.csv", "1,2,0\n3,inf,1\n5,6,1\n")], "features must be finite"),
-    "non-integer labels": (
-        lambda t: ["--data", _write(t / "d.npz", x=X, y=Y + 0.5)], "labels must be integers"),
-    "one class": (
-        lambda t: ["--data", _write(t / "d.npz", x=X, y=np.zeros(180, int))], "at least 2 classes"),
-    "batch larger than training set": (
-        lambda t: ["--data", _write(t / "d.npz", x=X, y=Y), "--batch-size", "128"],
-        "larger than the training set (126 rows)"),
-    "depth 0": (lambda t: ["--depth", "0"], "--depth must be a positive integer"),
-    "width 0": (lambda t: ["--width", "0"], "--width must be a positive integer"),
-    "negative width": (lambda t: ["--width", "-3"], "--width must be a positive integer"),
-    "unknown activation": (lambda t: ["--activation", "gelu"], "invalid choice: 'gelu'"),
-    "unknown optimizer": (lambda t: ["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
-    "learn-alpha with relu": (
-        lambda t: ["--activation", "relu", "--learn-alpha"], "--learn-alpha needs elu"),
-}
-
-
-@pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_exits_2_with_one_line(case: str, tmp_path: Path, capsys):
-    setup, fragment = BAD_INPUTS[case]
-    argv = setup(tmp_path)
-    if "--data" not in argv:
-        argv += ["--data", _write(tmp_path / "ok.npz", x=X, y=Y)]
-    out = tmp_path / "out"
-    with pytest.raises(SystemExit) as exit_info:
-        run_main([*TINY, *argv, "--out", out, "--export", out / "m.jax", "--plot"])
-    assert exit_info.value.code == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("train.py: error: "), captured.err
-    assert fragment in lines[0]
-    assert captured.out == "" and not out.exists()
-
-
-@pytest.mark.parametrize("where", ["parent is a file", "out is a file"])
-def test_unwritable_out_exits_2_and_writes_nothing(where: str, tmp_path: Path, capsys, blobs_npz):
-    blocker = tmp_path / "blocker"
-    blocker.write_text("keep me")
-    out = blocker / "sub" if where == "parent is a file" else blocker
-    with pytest.raises(SystemExit) as exit_info:
-        run_main(["--data", blobs_npz, "--out", out, *TINY])
-    assert exit_info.value.code == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and f"--out {out}" in lines[0]
-    assert blocker.read_text() == "keep me"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["blobs.npz", "blocker"]
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory) -> tuple[Path, Path]:
-    """One finished 2-epoch run (width 16) to resume from."""
-    base = tmp_path_factory.mktemp("trained")
-    x, y = make_blobs()
-    data = base / "blobs.npz"
-    np.savez(data, x=x, y=y)
-    assert run_main(["--data", data, "--out", base / "out", "--epochs", "2", *TINY]) == 0
-    return data, base / "out"
-
-
-def _truncate(path: Path) -> None:
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-
-
-def _flip_byte(path: Path) -> None:
-    blob = bytearray(path.read_bytes())
-    blob[len(blob) // 2] ^= 0xFF
-    path.write_bytes(bytes(blob))
-
-
-def _foreign_npz(path: Path) -> None:
-    arrays = {"header": np.frombuffer(b'{"format": "something else"}', np.uint8)}
-    np.savez(path, **arrays, sha256=train._digest(arrays))
-
-
-BAD_RESUMES = {
-    "other width": (None, ["--width", "32"], "another configuration: width 16 (checkpoint) vs 32"),
-    "other activation": (None, ["--activation", "selu"], "activation 'elu' (checkpoint) vs 'selu'"),
-    "other data": ("other-data", [], "data_sha256"),
-    "truncated": (_truncate, [], "corrupt or unreadable"),
-    "flipped byte": (_flip_byte, [], "corrupt or unreadable"),
-    "not our format": (_foreign_npz, [], "is not a jelu-train-checkpoint file"),
-    "missing": (lambda p: p.unlink(), [], "no checkpoint to resume from"),
-    "epochs below checkpoint": (None, ["--epochs", "1"], "checkpoint is at epoch 2, beyond --epochs 1"),
-}
-
-
-@pytest.mark.parametrize("case", list(BAD_RESUMES))
-def test_bad_resume_exits_2_and_changes_nothing(case: str, trained_run, tmp_path: Path, capsys):
-    data, source = trained_run
-    out = tmp_path / "out"
-    shutil.copytree(source, out)
-    damage, extra, fragment = BAD_RESUMES[case]
-    if damage == "other-data":
-        x, y = make_blobs(seed=9)
-        data = _write(tmp_path / "other.npz", x=x, y=y)
-    elif damage is not None:
-        damage(out / "checkpoint.npz")
-    before = snapshot(out)
-    argv = ["--data", data, "--out", out, "--epochs", "3", *TINY, *extra, "--resume"]
-    with pytest.raises(SystemExit) as exit_info:
-        run_main(argv)
-    assert exit_info.value.code == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("train.py: error: ")
-    assert fragment in lines[0], lines[0]
-    assert snapshot(out) == before

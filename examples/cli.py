@@ -1,0 +1,384 @@
+"""The trainer's command line: flags, checks, the run, and one-line errors with exit codes.
+
+``python examples/train.py --help`` lists the flags; ``examples/README.md``
+documents them, the files written and the exit codes:
+0 done, 1 the loss diverged, 2 bad input (flags, data, checkpoint, a busy or
+used ``--out``), 3 the environment failed (no such device, disk full, lost
+contact with another process), 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import checkpoint as ckpt
+import train
+from common import (EXIT_DIVERGED, EXIT_ENVIRONMENT, EXIT_INPUT, EXIT_INTERRUPTED,
+                    EnvironmentFailure, InputError, OneLineParser, fail, one_line,
+                    positive_float, positive_int)
+from data import fits_on_devices, make_mesh, prepare_data, put_eval_set
+
+PROG = "train.py"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    p = OneLineParser(
+        prog=PROG,
+        description="Train an MLP with jelu activations (plain JAX + optax), data parallel "
+        "over every device, with atomic checkpoints, --resume and jax.export.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--data", default="digits",
+                   help="'digits' (scikit-learn's bundled set), PATH.npz (arrays x [N, D] and "
+                   "integer y [N]) or PATH.csv (numbers only, the last column the integer label, "
+                   "an optional header row of names)")
+    p.add_argument("--activation", default="elu", choices=list(train.ACTIVATIONS),
+                   help="elu/selu/celu are jelu's; relu is jax.nn.relu; jax-elu is jax.nn.elu")
+    p.add_argument("--depth", type=positive_int, default=2, help="number of hidden layers")
+    p.add_argument("--width", type=positive_int, default=128, help="units per hidden layer")
+    p.add_argument("--epochs", type=positive_int, default=25,
+                   help="total epochs (with --resume: the total including those already done)")
+    p.add_argument("--batch-size", type=positive_int, default=64,
+                   help="global batch size; must divide by the number of devices; the last "
+                   "partial batch of each epoch is dropped")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate")
+    p.add_argument("--optimizer", default="adam", choices=list(train.OPTIMIZERS),
+                   help="optax optimizer (momentum: sgd with momentum 0.9; adamw: weight "
+                   "decay 1e-4)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the split, the initialization and the data order")
+    p.add_argument("--learn-alpha", action="store_true",
+                   help="learn a positive per-unit alpha (elu, celu, jax-elu)")
+    p.add_argument("--input", default="auto", choices=["auto", "device", "stream"],
+                   help="device: the training set goes to the devices once and each epoch runs "
+                   "there; stream: host batches prefetched a chunk ahead; auto: device when the "
+                   "training set takes at most a quarter of each device's memory")
+    p.add_argument("--out", default="runs/train",
+                   help="output directory (on a filesystem every host shares): metrics.jsonl, "
+                   "summary.json, checkpoint.npz, curves.png")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/checkpoint.npz (same configuration required)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in an --out that holds another run's results, deleting them")
+    p.add_argument("--plot", action="store_true", help="write OUT/curves.png")
+    p.add_argument("--export", metavar="PATH", default=None,
+                   help="write the trained predict function (raw float32 features -> logits and "
+                   "the data's own labels), serialized with jax.export for cpu, cuda and tpu")
+    p.add_argument("--no-progress", action="store_true",
+                   help="one short line per epoch on stderr instead of the progress bar")
+    p.add_argument("--quiet", action="store_true", help="nothing on stderr but errors")
+    p.add_argument("--coordinator-address", default=env("JAX_COORDINATOR_ADDRESS"),
+                   help="many hosts: HOST:PORT of process 0 (or $JAX_COORDINATOR_ADDRESS)")
+    p.add_argument("--num-processes", type=positive_int, default=env("JAX_NUM_PROCESSES"),
+                   help="many hosts: number of processes (or $JAX_NUM_PROCESSES)")
+    p.add_argument("--process-id", type=int, default=env("JAX_PROCESS_ID"),
+                   help="many hosts: this process's id, 0..N-1 (or $JAX_PROCESS_ID)")
+    return p
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Checks argparse cannot express. Raises :class:`InputError`."""
+    if not 0 <= args.seed < 2**32:
+        raise InputError(f"--seed must be in [0, 2**32), got {args.seed}")
+    if args.learn_alpha and not train.ACTIVATIONS[args.activation][1]:
+        raise InputError(f"--learn-alpha needs elu, celu or jax-elu, not {args.activation}")
+    if args.resume and args.overwrite:
+        raise InputError("--resume continues the run in --out and --overwrite deletes it: "
+                         "give one of them")
+    many = (args.coordinator_address, args.num_processes, args.process_id)
+    if any(v is not None for v in many) and None in many:
+        raise InputError("many hosts need --coordinator-address, --num-processes and "
+                         "--process-id together")
+    if args.num_processes is not None and not 0 <= int(args.process_id) < int(args.num_processes):
+        raise InputError(f"--process-id must be in [0, {args.num_processes}), got {args.process_id}")
+
+
+def start_jax(args: argparse.Namespace) -> None:
+    """Join the other processes (many hosts) and make sure JAX has its devices."""
+    import jax
+
+    try:
+        if args.num_processes is not None:
+            jax.distributed.initialize(
+                args.coordinator_address, int(args.num_processes), int(args.process_id),
+                initialization_timeout=120, heartbeat_timeout_seconds=30)
+        jax.devices()
+    except Exception as e:  # noqa: BLE001 - a missing backend raises RuntimeError, others vary
+        platforms = os.environ.get("JAX_PLATFORMS")
+        where = f" with JAX_PLATFORMS={platforms}" if platforms else ""
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise EnvironmentFailure(f"JAX could not start{where}: {one_line(first)}") from None
+
+
+def agree(error: Exception | None, fingerprint: str = "") -> None:
+    """Raise ``error`` here, or an error on every process if any process had one.
+
+    On many hosts each process reports its status (and the fingerprint of its
+    data, which must agree) to all the others, so an error on one host stops
+    every host with one line each instead of leaving the others waiting.
+    """
+    import jax
+
+    if jax.process_count() == 1:
+        if error is not None:
+            raise error
+        return
+    from jax.experimental import multihost_utils
+
+    code = 0 if error is None else (EXIT_ENVIRONMENT if isinstance(error, EnvironmentFailure)
+                                    else EXIT_INPUT)
+    mine = np.array([code, *bytes.fromhex(fingerprint[:16].ljust(16, "0"))], np.int32)
+    try:
+        every = np.asarray(multihost_utils.process_allgather(mine))
+    except Exception as e:  # noqa: BLE001
+        raise EnvironmentFailure(f"lost contact with the other processes: {one_line(e)}") from None
+    if error is not None:
+        raise error
+    failed = [i for i, row in enumerate(every) if row[0]]
+    if failed:
+        kind = EnvironmentFailure if every[failed[0]][0] == EXIT_ENVIRONMENT else InputError
+        raise kind(f"process {failed[0]} stopped with an error (see its message); stopping too")
+    if fingerprint and any((row[1:] != every[0][1:]).any() for row in every):
+        raise InputError("the processes loaded different data (--data must be the same file "
+                         "on every host)")
+
+
+class Reporter:
+    """What the user sees on stderr: a progress bar, one line per epoch, or nothing."""
+
+    def __init__(self, args: argparse.Namespace, total: int, done: int, show: bool):
+        self.lines = show and args.no_progress and not args.quiet
+        self.epochs = args.epochs
+        self.bar = None
+        if show and not (args.no_progress or args.quiet):
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=done, unit="step", dynamic_ncols=True)
+
+    def steps(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def epoch(self, row: dict[str, Any]) -> None:
+        text = (f"epoch {row['epoch']}/{self.epochs} loss={row['train_loss']:.4f} "
+                f"acc={row['train_accuracy']:.3f} val_acc={row['val_accuracy']:.3f} "
+                f"{row['seconds']:.1f}s")
+        if self.bar is not None:
+            self.bar.set_description(text.split(" loss")[0])
+            self.bar.set_postfix(loss=f"{row['train_loss']:.4f}", val_acc=f"{row['val_accuracy']:.3f}")
+        elif self.lines:
+            print(text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def alpha_stats(params: dict[str, Any]) -> dict[str, Any] | None:
+    """Mean and range of the learned alphas (overall and per hidden layer)."""
+    if "alpha" not in params:
+        return None
+    per_layer = [np.exp(np.asarray(a, np.float64)) for a in params["alpha"]]
+    every = np.concatenate(per_layer)
+
+    def stats(a: np.ndarray) -> dict[str, float]:
+        return {"mean": float(a.mean()), "min": float(a.min()), "max": float(a.max())}
+
+    return {**stats(every), "per_layer": [stats(a) for a in per_layer]}
+
+
+class Progress:
+    """The run's lock on --out, and which epoch the checkpoint there holds (for Ctrl-C)."""
+
+    out: Path | None = None
+    kept: int | None = None
+    lock: ckpt.OutputLock | None = None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the trainer; exit codes as in the module docstring."""
+    args = build_parser().parse_args(argv)
+    progress = Progress()
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return run(args, progress)
+    except InputError as e:
+        fail(PROG, str(e), EXIT_INPUT)
+    except EnvironmentFailure as e:
+        fail(PROG, str(e), EXIT_ENVIRONMENT)
+    except train.TrainingDiverged as e:
+        fail(PROG, str(e), EXIT_DIVERGED)
+    except KeyboardInterrupt:
+        if progress.kept:
+            kept = (f"{progress.out / ckpt.CHECKPOINT_NAME} holds epoch {progress.kept}; "
+                    "continue with --resume")
+        else:
+            kept = "no checkpoint was written"
+        fail(PROG, f"interrupted; {kept}", EXIT_INTERRUPTED)
+    finally:
+        if progress.lock is not None:
+            progress.lock.release()
+
+
+def run(args: argparse.Namespace, progress: Progress) -> int:
+    """Check everything, then train, evaluate and write the outputs."""
+    start = time.perf_counter()
+    check_args(args)
+    start_jax(args)
+    import jax
+
+    writer = jax.process_index() == 0  # on many hosts, only the first writes files
+    out = Path(args.out)
+    export_path = Path(args.export) if args.export else None
+    error: Exception | None = None
+    data = None
+    try:
+        if writer:
+            ckpt.check_output_dir(out)
+            if export_path is not None:
+                ckpt.check_export_path(export_path, out)
+            if out.is_dir():
+                progress.lock = ckpt.OutputLock(out)
+                found = ckpt.existing_results(out)
+                if found and not (args.resume or args.overwrite):
+                    raise InputError(f"--out {out} holds another run's results ({', '.join(found)}): "
+                                     "continue it with --resume, start afresh with --overwrite, "
+                                     "or choose another --out")
+        quiet = args.quiet or not writer
+        data = train_data(args, log=lambda s: quiet or print(f"{PROG}: {s}", file=sys.stderr))
+        config, state, optimizer = initial_state(args, data, out)
+    except (InputError, EnvironmentFailure) as e:
+        error = e
+    agree(error, data.sha256 if data is not None else "")
+
+    if writer:
+        ckpt.create_output_dir(out)  # the first write: every input check has passed
+        progress.lock = progress.lock or ckpt.OutputLock(out)
+        if args.overwrite:
+            ckpt.clear_results(out)
+        else:
+            ckpt.remove_stale_temp_files(out)
+    progress.out, progress.kept = out, state.epoch or None
+
+    mesh = make_mesh()
+    n_train = len(data.y_train)
+    stream = args.input == "stream" or (
+        args.input == "auto" and not fits_on_devices(data.x_train.nbytes, mesh))
+    steps = n_train // args.batch_size
+    report = Reporter(args, args.epochs * steps, state.epoch * steps, show=writer)
+    activation = train.get_activation(args.activation)
+
+    def on_epoch(s: ckpt.TrainState) -> None:
+        failure = None
+        if writer:
+            try:
+                ckpt.save_checkpoint(out / ckpt.CHECKPOINT_NAME, s, config, data.classes,
+                                     data.mean, data.std)
+                ckpt.write_metrics(out / ckpt.METRICS_NAME, s.history)
+            except EnvironmentFailure as e:
+                failure = e
+        agree(failure)
+        progress.kept = s.epoch
+        report.epoch(s.history[-1])
+
+    try:
+        state, params = train.fit(
+            state, data, activation=activation, optimizer=optimizer, batch_size=args.batch_size,
+            epochs=args.epochs, mesh=mesh, stream=stream, on_epoch=on_epoch, progress=report.steps)
+    finally:
+        report.close()
+    if args.resume and writer:
+        ckpt.write_metrics(out / ckpt.METRICS_NAME, state.history)  # drop rows beyond the checkpoint
+
+    evaluate = train.make_evaluate(activation, mesh)
+    test_loss, test_acc = (float(v) for v in evaluate(params, *put_eval_set(
+        data.x_test, data.y_test, mesh)))
+    last = state.history[-1]
+    summary = {
+        "test_accuracy": test_acc, "test_loss": test_loss,
+        "train_loss": last["train_loss"], "train_accuracy": last["train_accuracy"],
+        "val_accuracy": last["val_accuracy"], "steps": state.step, "epochs": state.epoch,
+        "seconds": 0.0, "activation": args.activation, "devices": jax.device_count(),
+        "processes": jax.process_count(), "input": "stream" if stream else "device",
+        "seed": args.seed, "learned_alpha": alpha_stats(state.params), "config": config,
+        "classes": data.classes,
+        "sizes": {"train": n_train, "val": len(data.y_val), "test": len(data.y_test)},
+        "platform": jax.devices()[0].platform, "jelu_version": train.jelu.__version__,
+        "jax_version": jax.__version__,
+    }
+    failure = None
+    if writer:
+        try:
+            if args.plot:
+                ckpt.write_bytes_atomic(out / ckpt.PLOT_NAME, ckpt.plot_curves(state.history))
+            if export_path is not None:
+                blob = ckpt.export_predict(lambda p, x: train.apply(p, x, activation),
+                                           state.params, data.mean, data.std, data.classes)
+                ckpt.write_bytes_atomic(export_path, blob)
+            summary["seconds"] = time.perf_counter() - start
+            ckpt.write_json(out / ckpt.SUMMARY_NAME, summary)
+        except EnvironmentFailure as e:
+            failure = e
+    agree(failure)
+    if writer:
+        print(f"test_accuracy={test_acc:.4f} train_loss={summary['train_loss']:.4f} "
+              f"steps={state.step} seconds={summary['seconds']:.1f} devices={summary['devices']} "
+              f"input={summary['input']} activation={args.activation} out={out}", flush=True)
+    return 0
+
+
+def train_data(args: argparse.Namespace, log) -> Any:
+    """The prepared data set, checked against the flags and the devices."""
+    import jax
+
+    data = prepare_data(args.data, args.seed, log)
+    n_train, n_devices = len(data.y_train), jax.device_count()
+    if args.batch_size > n_train:
+        raise InputError(f"--batch-size {args.batch_size} is larger than the training set "
+                         f"({n_train} rows)")
+    if args.batch_size % n_devices:
+        raise InputError(f"--batch-size {args.batch_size} does not divide by the {n_devices} "
+                         f"devices; use a multiple of {n_devices}")
+    return data
+
+
+def initial_state(args: argparse.Namespace, data: Any, out: Path):
+    """(config, the state to start from, optimizer): fresh, or restored with --resume."""
+    import jax
+
+    optimizer = train.make_optimizer(args.optimizer, args.lr)
+    config = {
+        "activation": args.activation, "depth": args.depth, "width": args.width,
+        "init": train.init_for(args.activation), "learn_alpha": args.learn_alpha,
+        "optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size,
+        "seed": args.seed, "input_dim": int(data.x_train.shape[1]),
+        "num_classes": len(data.classes), "data_sha256": data.sha256,
+    }
+    sizes = [config["input_dim"], *[args.width] * args.depth, config["num_classes"]]
+    if args.resume:
+        like = jax.eval_shape(lambda k: train.init_params(
+            k, sizes, init=config["init"], learn_alpha=args.learn_alpha), jax.random.key(0))
+        state = ckpt.restore_state(out / ckpt.CHECKPOINT_NAME, config, like, optimizer)
+        if state.epoch > args.epochs:
+            raise InputError(f"checkpoint is at epoch {state.epoch}, beyond --epochs {args.epochs}")
+        return config, state, optimizer
+    @jax.jit  # one compiled call: keys, parameters, optimizer state
+    def fresh(seed):
+        init_key, data_key = jax.random.split(jax.random.key(seed))
+        params = train.init_params(init_key, sizes, init=config["init"], learn_alpha=args.learn_alpha)
+        return params, optimizer.init(params), jax.random.key_data(data_key)
+
+    params, opt_state, data_key = fresh(np.uint32(args.seed))
+    return config, ckpt.TrainState(params, opt_state, np.asarray(data_key), 0, 0, []), optimizer
+
