@@ -755,7 +755,7 @@ def _check_alpha(alpha: Any, x: Any, name: str, positive: bool) -> Any:
         raise TypeError(f"jelu.{name}: alpha must be real (a float or integer), got dtype {dt}")
     x_shape, a_shape = np.shape(x), np.shape(alpha)
     try:
-        np.broadcast_shapes(x_shape, a_shape)
+        jnp.broadcast_shapes(x_shape, a_shape)
     except ValueError:
         raise ValueError(
             f"jelu.{name}: alpha of shape {a_shape} does not broadcast against x of "

@@ -261,3 +261,13 @@ def test_alpha_shape_not_broadcastable_raises_clear_error(name):
             call()
         message = str(info.value)
         assert "(3,)" in message and "(4, 5)" in message, f"{label}: {message}"
+
+
+@pytest.mark.parametrize("name", ["elu", "selu", "celu"])
+def test_export_with_a_symbolic_batch_dimension(name):
+    """Shape checks work on symbolic shapes (jax.export with a polymorphic batch)."""
+    f = {"elu": lambda t: jelu.elu(t, 0.5), "selu": jelu.selu, "celu": lambda t: jelu.celu(t, np.ones(4, np.float32))}[name]
+    spec = jax.ShapeDtypeStruct(jax.export.symbolic_shape("b, 4"), jnp.float32)
+    exported = jax.export.export(jax.jit(f))(spec)
+    x = np.linspace(-3, 3, 12, dtype=np.float32).reshape(3, 4)
+    np.testing.assert_array_equal(np.asarray(exported.call(x)), np.asarray(f(x)))
