@@ -227,13 +227,19 @@ class _Scale(NamedTuple):
 
 
 def _dw_mul(a: tuple[Array, Array], c: _Scale) -> tuple[Array, Array]:
-    """``(a_hi + a_lo) * (c.hi + c.lo)`` as a double word (without ``2^c.e``)."""
+    """``(a_hi + a_lo) * (c.hi + c.lo)`` as a double word (without ``2^c.e``).
+
+    With ``a_hi = a1 + a2`` and ``c = c1 + rest`` (``c1`` the leading half of
+    ``c.hi``): ``a1 c1`` and ``a2 c1`` are exact, and the rounded rest
+    ``a_hi rest + a_lo c.hi`` is below 2^-10 of the result, so the double word
+    is within 2^-33 (float32) or 2^-62 (float64) of the product, relative.
+    """
     a_hi, a_lo = a
-    p, e = _two_prod(a_hi, c.parts)
-    t = _opaque(a_lo * c.hi)
-    if c.lo is not None:
-        t = t + _opaque(a_hi * c.lo)
-    return _fast2sum(p, e + t)
+    a1, a2 = _split(a_hi)
+    c1, c2 = c.parts
+    rest = c2 if c.lo is None else c2 + c.lo
+    t = a2 * c1 + (_opaque(a_hi * rest) + _opaque(a_lo * c.hi))  # a2 c1 is exact
+    return _fast2sum(a1 * c1, t)  # |a1 c1| >= 2^10 |t|
 
 
 def _split_const(value: float, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -466,21 +472,26 @@ def _is_zero(t) -> bool:
 
 
 def _tangent(like: Array, *terms) -> Array:
-    """Sum the (term, tangent) products that are not zero, in ``like``'s dtype and shape.
+    """Sum the (coefficient, tangent) products that are not zero, in ``like``'s dtype and shape.
 
-    The products are summed in the compute dtype and rounded to ``like``'s
-    dtype once, so that a 16-bit output does not round its derivative in alpha
-    per term (and the transpose sums the cotangents in the compute dtype).
+    A tangent of ``like``'s dtype (that of x) is multiplied in that dtype, so
+    that reverse mode keeps its coefficient (f') as an array of x's dtype. A
+    tangent of alpha (the compute dtype) is multiplied in the compute dtype and
+    then rounded, so that a 16-bit output's derivative in alpha is rounded
+    once, and the transpose sums its cotangents in the compute dtype.
     """
     out = None
     for coef, dot in terms:
         if dot is None or _is_zero(dot):
             continue
-        term = coef.astype(_compute_dtype(like.dtype)) * dot
+        if dot.dtype == like.dtype:
+            term = coef.astype(like.dtype) * dot
+        else:
+            term = (coef.astype(dot.dtype) * dot).astype(like.dtype)
         out = term if out is None else out + term
     if out is None:
         return jnp.zeros_like(like)
-    return jnp.broadcast_to(out.astype(like.dtype), like.shape)
+    return jnp.broadcast_to(out, like.shape)
 
 
 # ---- ELU
