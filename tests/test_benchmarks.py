@@ -129,7 +129,7 @@ def test_residual_count_matches_print_saved_residuals(
     quick: dict[str, Any], impl: str, name: str
 ) -> None:
     """The harness's method (VJP closure leaves) agrees with JAX's own report."""
-    f = getattr(jelu if impl == "jelu" else jax.nn, name)
+    f = _load_run_module()._jax_fn(impl, name)
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         jax.ad_checkpoint.print_saved_residuals(f, jnp.ones((N,), jnp.float32))
