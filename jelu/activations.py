@@ -44,6 +44,7 @@ final rounding, which adds 2**-24 (half an ULP).
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -736,6 +737,10 @@ def _as_float(x: Array) -> tuple[Array, bool]:
 
 
 def _check_x(x: Any, name: str) -> None:
+    if isinstance(x, (jax.Array, np.ndarray)) and (
+        jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)
+    ):
+        return  # the common case, checked cheaply (un-jitted calls pay for every check)
     if x is None or isinstance(x, (str, bytes)):
         raise TypeError(f"jelu.{name}: x must be an array or a number of a real dtype, got {type(x).__name__}")
     try:
@@ -755,6 +760,10 @@ def _check_x(x: Any, name: str) -> None:
 
 def _check_alpha(alpha: Any, x: Any, name: str, positive: bool) -> Any:
     """Check ``alpha`` in Python; returns None for the default 1 (a cheaper path)."""
+    if type(alpha) in (float, int):  # the common case, checked cheaply
+        if positive and not (alpha > 0 and math.isfinite(alpha)):
+            raise ValueError(f"jelu.{name}: alpha must be finite and > 0, got alpha={float(alpha)!r}")
+        return None if alpha == 1 else alpha
     if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.generic, np.ndarray, jax.Array)):
         if not hasattr(alpha, "__jax_array__"):
             raise TypeError(
