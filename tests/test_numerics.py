@@ -1,9 +1,9 @@
 """Accuracy of jelu against correctly rounded references (tests/reference.py).
 
-The bar (issue 2): correctly rounded for every bfloat16 and float16 input, up
-to a handful of double-rounding cases of 1 ULP; at most 1 ULP for float32 (a
-dense sample of over 10^6 points) and float64 (a sample); the same for the
-first and second derivatives, over the whole range including the far tail.
+The bar: correctly rounded for every bfloat16 and float16 input; at most 1 ULP
+for float32 (a dense sample of over 10^6 points) and float64 (a sample); the
+same for the first and second derivatives, over the whole range including the
+far tail.
 """
 
 import jax

@@ -4,7 +4,7 @@ References are computed independently in float64 NumPy from the closed-form form
 (never from jelu itself), so a wrong derivative rule, a lost alpha gradient or a
 transformation that drops the custom rule shows up as a mismatch.  The float32 results
 are compared with rtol=1e-5 (about 80 float32 ULPs): loose enough to be insensitive to
-last-bit rounding (the lead's tests/test_numerics.py owns ULP accuracy), tight enough
+last-bit rounding (tests/test_numerics.py owns ULP accuracy), tight enough
 to catch any wrong formula, wrong side at the kink or a zeroed tail derivative.
 """
 
