@@ -38,7 +38,7 @@ correctly rounded for bfloat16 and float16 (every input, round-to-odd before
 the final conversion). Error budget of the float32 path: the polynomial is
 within 2**-30.5 of ``expm1(r)`` relative, the reduction error is carried in
 ``r_err``, the sums are error-free (Fast2Sum) and the products by ``alpha``
-are within 2**-33 (``_two_prod``): at most about 2**-29 relative before the
+are within 2**-33 (``_dw_mul``): at most about 2**-29 relative before the
 final rounding, which adds 2**-24 (half an ULP).
 """
 
@@ -218,11 +218,12 @@ def _two_prod(a: Array, b: tuple[Array, Array]) -> tuple[Array, Array]:
 
 
 class _Scale(NamedTuple):
-    """A multiplier ``(hi + lo) * 2^e`` with ``1 <= |hi| < 2``: a constant or alpha."""
+    """A multiplier ``(hi + lo) * 2^e``: a constant or alpha (``1 <= |hi| < 2``),
+    ``1 / alpha`` (``1 < hi <= 2``) or a square ``u^2``."""
 
     hi: Array
     lo: Array | None
-    parts: tuple[Array, Array]  # hi split for _two_prod
+    parts: tuple[Array, Array]  # hi split (exactly) into halves
     e: Array | int  # integer exponent
     is_one: Array | None = None  # where alpha == 1 (None for constants)
 
