@@ -285,7 +285,7 @@ def _inverse(c: _Scale) -> _Scale:
     """``1 / c`` as a scale, from one division per alpha (not per element)."""
     inv2 = 2 / c.hi  # in (1, 2]: 1 / alpha = inv2 2^(-e - 1)
     r = _residual(np.asarray(2, c.hi.dtype), inv2, c.parts)  # 2 - inv2 m, exactly
-    return _Scale(inv2, r / c.hi, _split(inv2), -c.e - 1)
+    return _Scale(inv2, r / c.hi, _split(inv2), -c.e - 1, c.is_one)
 
 
 def _residual(x: Array, u: Array, a: tuple[Array, Array]) -> Array:
@@ -446,23 +446,30 @@ _UP = 64  # expm1 in [-1, 0] is scaled by 2^64 before a product: no partial prod
 def _expm1_times(parts: _Parts, c: _Scale | None, dtype) -> Array:
     """``c * expm1(u)`` rounded to ``dtype``.
 
-    32- and 64-bit results with alpha = 1 take the cheap ``expm1_fast``; an
-    alpha that is 1 at run time selects the same value, so that ``elu(x, 1.0)``
-    and ``elu(x, jnp.float32(1))`` agree to the bit.
+    32- and 64-bit results with alpha = 1 take the cheap ``expm1_fast``. An
+    alpha that is 1 at run time selects the default path's value, so that
+    ``elu(x, 1.0)`` and ``elu(x, jnp.float32(1))`` agree to the bit (the
+    general product by 1 is exact, but its two roundings can differ from the
+    default path's one in a tie).
     """
     exact = np.dtype(dtype).itemsize == 2  # 16-bit: round-to-odd needs the low word
-    fast = None if exact else parts.expm1_fast().astype(dtype)
+    unit = _round(parts.expm1(), dtype).astype(dtype) if exact else parts.expm1_fast().astype(dtype)
     if c is None:
-        return _round(parts.expm1(), dtype).astype(dtype) if exact else fast
+        return unit
     hi, lo = parts.expm1()
     up = np.asarray(2.0**_UP, hi.dtype)
     out = _scaled((hi * up, lo * up), c, None, dtype, -_UP)
-    return out if exact or c.is_one is None else jnp.where(c.is_one, fast, out)
+    return out if c.is_one is None else jnp.where(c.is_one, unit, out)
 
 
 def _exp_times(parts: _Parts, c: _Scale | None, dtype) -> Array:
-    """``c * exp(u)`` rounded to ``dtype``."""
-    return _scaled(parts.exp(), c, parts.k, dtype)
+    """``c * exp(u)`` rounded to ``dtype``; as ``_expm1_times``, an alpha that
+    is 1 at run time selects the result of the default path."""
+    unit = _scaled(parts.exp(), None, parts.k, dtype)
+    if c is None:
+        return unit
+    out = _scaled(parts.exp(), c, parts.k, dtype)
+    return out if c.is_one is None else jnp.where(c.is_one, unit, out)
 
 
 # --------------------------------------------------------------------------
