@@ -35,11 +35,12 @@ rounds IEEE operations correctly.
 Accuracy (measured in ``tests/test_numerics.py`` and ``benchmarks/accuracy.py``):
 values and first and second derivatives within 1 ULP in float32 and float64,
 correctly rounded for bfloat16 and float16 (every input, round-to-odd before
-the final conversion). Error budget of the float32 path: the polynomial is
-within 2**-30.5 of ``expm1(r)`` relative, the reduction error is carried in
-``r_err``, the sums are error-free (Fast2Sum) and the products by ``alpha``
-are within 2**-33 (``_dw_mul``): at most about 2**-29 relative before the
-final rounding, which adds 2**-24 (half an ULP).
+the final conversion). Error budget of the float32 path, relative to the
+result: the polynomial's coefficients 2**-29.1 (``benchmarks/fit_poly.py``),
+evaluating the tail in float32 about 2**-26.5, the reduction error carried in
+``r_err``, error-free sums (Fast2Sum) and products by ``alpha`` within 2**-33
+(``_dw_mul``): about 2**-26 before the final rounding, which adds 2**-24
+(half an ULP), so within 1 ULP.
 """
 
 from __future__ import annotations
@@ -88,9 +89,11 @@ def _gser(n: int) -> tuple:
     return tuple((k - 1) / factorial(k) for k in range(n, 1, -1))
 
 
-# The polynomials are Chebyshev fits of q on |r| <= 0.35 (mpmath, 60 digits).
-# With coefficients rounded to the dtype, |p(r) / expm1(r) - 1| < 2**-30.5
-# (float32, degree 5) and < 2**-59 (float64, degree 10). ln2_hi / ln2_lo are
+# The polynomials interpolate q at the Chebyshev nodes of |r| <= ln2/2
+# (benchmarks/fit_poly.py, mpmath). With coefficients rounded to the dtype,
+# they alone make expm1 off by < 2**-29.1 relative (float32, degree 4: below
+# the 2**-26.5 of evaluating the tail in float32) and < 2**-59.3 (float64,
+# degree 10). ln2_hi / ln2_lo are
 # the Cody-Waite split used by fdlibm and musl: 0x1.62e4p-1 has 16 significant
 # bits, so k * ln2_hi is exact for |k| < 2**8; 0x1.62e42feep-1 has 32.
 _F32 = _Fmt(
@@ -102,13 +105,12 @@ _F32 = _Fmt(
     ln2_lo=1.428606765330187e-06,  # 0x1.7f7d1cp-20
     xmin=-104.0,
     celu_min=-128.0,
-    poly=(
-        2.4852277419995517e-05,
-        0.00019891970441676676,
-        0.0013888865942135453,
-        0.00833331048488617,
-        0.0416666679084301,
-        0.1666666716337204,
+    poly=(  # benchmarks/fit_poly.py --dtype float32 --degree 4
+        0.00019882690685335547,  # 0x1.a0f862p-13
+        0.0013926175888627768,  # 0x1.6d10fcp-10
+        0.00833332072943449,  # 0x1.1110f6p-7
+        0.041666556149721146,  # 0x1.55551ap-5
+        0.1666666716337204,  # 0x1.555556p-3
     ),
     # |u| <= 1: the first omitted term, 14 u^13 / 15!, is below 2**-34 of the sum.
     gser=_gser(14),
@@ -122,18 +124,18 @@ _F64 = _Fmt(
     ln2_lo=1.90821492927058770002e-10,  # 0x1.a39ef35793c76p-33
     xmin=-746.0,
     celu_min=-752.0,  # 2^(k + 64) stays normal for k >= -1086
-    poly=(
-        1.608482553369974e-10,
-        2.0915433598076003e-09,
-        2.5052076794862427e-08,
-        2.755727183153613e-07,
-        2.755731924091844e-06,
-        2.480158732699005e-05,
-        0.00019841269841266136,
-        0.0013888888888883332,
-        0.008333333333333333,
-        0.04166666666666667,
-        0.16666666666666666,
+    poly=(  # benchmarks/fit_poly.py --dtype float64 --degree 10
+        1.608432296998589e-10,  # 0x1.61b2b04c863c0p-33
+        2.0914679595617734e-09,  # 0x1.1f72fca58cc92p-29
+        2.5052078014135157e-08,  # 0x1.ae64344d656dap-26
+        2.7557273660822466e-07,  # 0x1.27e4db679bec4p-22
+        2.7557319239947792e-06,  # 0x1.71de3a5904975p-19
+        2.480158732553378e-05,  # 0x1.a01a01a6d7883p-16
+        0.00019841269841266418,  # 0x1.a01a01a019b2bp-13
+        0.0013888888888883752,  # 0x1.6c16c16c162d6p-10
+        0.008333333333333333,  # 0x1.1111111111111p-7
+        0.04166666666666667,  # 0x1.5555555555556p-5
+        0.16666666666666666,  # 0x1.5555555555555p-3
     ),
     gser=_gser(22),  # |u| <= 1: the first omitted term, 22 u^21 / 23!, is below 2**-64 of the sum
 )
@@ -355,7 +357,7 @@ def _round(a: tuple[Array, Array], dtype) -> Array:
 
 class _Parts(NamedTuple):
     """``exp(u) = 2^k (1 + r + tail)``; ``r + tail`` is ``expm1(r)``, good to
-    about 2**-30 (float32) or 2**-59 (float64) relative."""
+    about 2**-26 (float32) or 2**-55 (float64) relative."""
 
     r: Array
     tail: Array
