@@ -53,7 +53,6 @@ import random
 import re
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +70,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import jelu  # noqa: E402
-from common import OneLineParser, positive_int  # noqa: E402
+from common import OneLineParser, positive_int, write_bytes_atomic  # noqa: E402
 
 SCHEMA_VERSION = 1
 FUNCTIONS = ("elu", "selu", "celu")
@@ -666,18 +665,6 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write text to path via a temporary file in the same directory and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run all benchmarks, print the markdown report, write JSON and markdown."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -701,8 +688,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result["notes"].append("--quick: tiny sizes, a smoke test; these numbers mean nothing.")
     result["meta"]["total_seconds"] = time.perf_counter() - start
     report = markdown(result)
-    _write_atomic(settings.out, json.dumps(result, indent=2) + "\n")
-    _write_atomic(settings.md, report)
+    write_bytes_atomic(settings.out, (json.dumps(result, indent=2) + "\n").encode())
+    write_bytes_atomic(settings.md, report.encode())
     print(report, end="")
     print(f"Wrote {settings.out} and {settings.md} in {result['meta']['total_seconds']:.0f} s.")
     return 0

@@ -39,7 +39,6 @@ import multiprocessing
 import os
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,13 +46,14 @@ from typing import Any, Callable, NoReturn, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The checkout this script lives in, and the shared references in tests/.
-sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
+sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests"), str(REPO_ROOT / "examples")]
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import jelu  # noqa: E402
 from reference import compare, correctly_rounded, derivative  # noqa: E402
+from common import write_bytes_atomic  # noqa: E402
 
 SCHEMA_VERSION = 1
 FUNCTIONS = ("elu", "selu", "celu")
@@ -436,17 +436,6 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sweep, print the table, write JSON; the exit code reflects ``--max-ulp``."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -483,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     report = markdown(result)
     if args.out is not None:
-        _write_atomic(args.out, json.dumps(result, indent=2) + "\n")
+        write_bytes_atomic(args.out, (json.dumps(result, indent=2) + "\n").encode())
     print(report, end="")
     if args.max_ulp is not None and any(r["max_ulp"] > args.max_ulp for r in rows):
         return EXIT_WORSE_THAN_MAX_ULP
