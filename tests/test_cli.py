@@ -201,7 +201,7 @@ def test_bad_input_in_a_subprocess_is_one_line_without_warnings(tmp_path: Path):
     proc = _run(["--data", data, "--out", tmp_path / "out"])
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"train.py: error: features must be finite numbers within float32's range (|x| <= "
+        "train.py: error: features must be finite numbers within float32's range (|x| <= "
         "3.4e38): row 2, column 1 is nan"]
     assert not (tmp_path / "out").exists()
 
