@@ -614,8 +614,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["passed"] = all(s["status"] in ("pass", "ok") for s in result["sections"].values())
     result["meta"]["total_seconds"] = time.perf_counter() - start
     report = markdown(result)
-    bench._write_atomic(args.out / "device_check.json", json.dumps(result, indent=2) + "\n")
-    bench._write_atomic(args.out / "device_check.md", report)
+    bench.write_bytes_atomic(args.out / "device_check.json", (json.dumps(result, indent=2) + "\n").encode())
+    bench.write_bytes_atomic(args.out / "device_check.md", report.encode())
     print(report, end="")
     print(f"Wrote {args.out / 'device_check.json'} and {args.out / 'device_check.md'} "
           f"in {result['meta']['total_seconds']:.0f} s: {'PASS' if result['passed'] else 'FAIL'}.")
