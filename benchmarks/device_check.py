@@ -460,7 +460,7 @@ def environment(argv: Sequence[str], quick: bool, sizes: Sizes, device: Any) -> 
         "device": str(device),
         "device_kind": device.device_kind,
         "device_count": jax.device_count(),
-        "cpu_model": bench._cpu_model(),
+        "cpu_model": bench.cpu_model(),
         "cpus_available": bench._cpus_available(),
         "os": platform.platform(),
         "versions": {"python": platform.python_version(), "jax": jax.__version__,

@@ -70,7 +70,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import jelu  # noqa: E402
-from common import OneLineParser, positive_int, write_bytes_atomic  # noqa: E402
+from common import OneLineParser, cpu_model, positive_int, write_bytes_atomic  # noqa: E402
 
 SCHEMA_VERSION = 1
 FUNCTIONS = ("elu", "selu", "celu")
@@ -229,17 +229,6 @@ def _jax_thunk(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
 # --------------------------------------------------------------------------
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
 def _cpus_available() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -272,7 +261,7 @@ def environment(settings: Settings, argv: Sequence[str], torch: Any) -> dict[str
         "platform": jax.default_backend(),
         "device_kind": device.device_kind,
         "device_count": jax.device_count(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cpus_available": _cpus_available(),
         "os": platform.platform(),
         "versions": {

@@ -53,7 +53,7 @@ import numpy as np  # noqa: E402
 
 import jelu  # noqa: E402
 from reference import compare, correctly_rounded, derivative  # noqa: E402
-from common import write_bytes_atomic  # noqa: E402
+from common import cpu_model, write_bytes_atomic  # noqa: E402
 
 SCHEMA_VERSION = 1
 FUNCTIONS = ("elu", "selu", "celu")
@@ -425,17 +425,6 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sweep, print the table, write JSON; the exit code reflects ``--max-ulp``."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -458,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "command": " ".join(["python", "benchmarks/sweep.py", *argv]),
             "sign": args.sign, "stride": args.stride, "chunk": args.chunk,
             "first_pattern": first, "last_pattern": last, "patterns_per_case": per_case,
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "os": platform.platform(),
             "versions": {"python": platform.python_version(), "jax": jax.__version__,
                          "numpy": np.__version__, "jelu": jelu.__version__},

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import math
 import os
+import platform
 import sys
 import tempfile
 from collections.abc import Callable
@@ -129,3 +130,15 @@ def remove_stale_temp_files(directory: Path) -> list[Path]:
             p.unlink()
             removed.append(p)
     return removed
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo, else platform's guess), for benchmark reports."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"

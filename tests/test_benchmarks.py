@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import pytest
 
 import jelu
+from script_loader import load_script
 
 REPO = Path(__file__).resolve().parent.parent
 RUN = REPO / "benchmarks" / "run.py"
@@ -34,11 +35,7 @@ FUNCTIONS = ("elu", "selu", "celu")
 
 
 def _load_run_module() -> Any:
-    spec = importlib.util.spec_from_file_location("benchmarks_run", RUN)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script("run", "benchmarks_run")
 
 
 @pytest.fixture(scope="module")
@@ -209,10 +206,7 @@ def test_parse_n_accepts_powers() -> None:
 def test_trainer_throughput_script_reports_every_path(capsys) -> None:
     """benchmarks/trainer_throughput.py on a tiny set: trainer, stream and bound per model."""
     pytest.importorskip("optax")
-    spec = importlib.util.spec_from_file_location(
-        "trainer_throughput", REPO / "benchmarks" / "trainer_throughput.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("trainer_throughput")
     assert module.main(["--rows", "640", "--epochs", "2", "--models", "defaults"]) == 0
     report = json.loads(capsys.readouterr().out)["defaults"]
     assert report["steps_per_epoch"] == 640 // 64

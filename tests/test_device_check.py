@@ -9,7 +9,6 @@ tests/reference.py's ``measure``, and that wrong results make the run fail.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -23,6 +22,7 @@ import pytest
 
 import jelu
 from reference import CASES, all_bit_patterns, measure
+from script_loader import load_script
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "device_check.py"
@@ -34,11 +34,7 @@ ORDERS = ("value", "f'", "f''")
 
 
 def _load_script() -> Any:
-    spec = importlib.util.spec_from_file_location("device_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script("device_check")
 
 
 @pytest.fixture(scope="module")

@@ -1,22 +1,15 @@
 """benchmarks/fit_poly.py regenerates the kernel's polynomial coefficients exactly,
 and the bound it prints for them is below what the kernel's error budget assumes."""
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
 
 from jelu import activations as A
-
-SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "fit_poly.py"
+from script_loader import load_script
 
 
 def _fit_poly():
-    spec = importlib.util.spec_from_file_location("fit_poly", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("fit_poly")
 
 
 @pytest.mark.parametrize("dtype,fmt,bound", [(np.float32, A._F32, -29.0), (np.float64, A._F64, -59.0)],

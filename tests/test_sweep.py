@@ -8,7 +8,6 @@ reports how many results are not correctly rounded without asserting 0.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import numpy as np
 import pytest
 
 from reference import F64_REL_ERR, _f64_formula, f64_rel_err
+from script_loader import load_script
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "sweep.py"
@@ -31,11 +31,7 @@ N_CASES = (2 * len(ALPHAS) + 1) * 3  # elu and celu per alpha, selu; 3 orders ea
 
 
 def _load_script() -> Any:
-    spec = importlib.util.spec_from_file_location("sweep", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script("sweep")
 
 
 @pytest.fixture(scope="module")
