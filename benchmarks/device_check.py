@@ -490,7 +490,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{meta['cpus_available']} CPUs; jax {v['jax']}, jaxlib {v['jaxlib']}, numpy {v['numpy']}, "
         f"jelu {v['jelu']}; {meta['date']}.",
         f"Command: `{meta['command']}`; {meta['total_seconds']:.0f} s in all. "
-        f"Checks: **{'PASS' if result['passed'] else 'FAIL'}**.",
+        f"Checks: **{'PASS' if result['passed'] else 'FAIL'}**"
+        + ("." if result.get("complete", True) else " so far (run incomplete: later sections missing)."),
     ]
     sec = result["sections"]
     if "accuracy" in sec:
@@ -573,6 +574,16 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _write(result: dict[str, Any], out: Path, start: float) -> str:
+    """Set the pass flag and run time, write JSON and markdown to ``out``, return the markdown."""
+    result["passed"] = all(s["status"] in ("pass", "ok") for s in result["sections"].values())
+    result["meta"]["total_seconds"] = time.perf_counter() - start
+    report = markdown(result)
+    bench.write_bytes_atomic(out / "device_check.json", (json.dumps(result, indent=2) + "\n").encode())
+    bench.write_bytes_atomic(out / "device_check.md", report.encode())
+    return report
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected sections, write JSON and markdown, return the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -611,11 +622,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         result["sections"][name] = out
         _log(f"[{number}/{len(SECTIONS)}] {name}: {out['status']} in {out['seconds']:.1f} s "
              f"(elapsed {time.perf_counter() - start:.1f} s)")
-    result["passed"] = all(s["status"] in ("pass", "ok") for s in result["sections"].values())
-    result["meta"]["total_seconds"] = time.perf_counter() - start
-    report = markdown(result)
-    bench.write_bytes_atomic(args.out / "device_check.json", (json.dumps(result, indent=2) + "\n").encode())
-    bench.write_bytes_atomic(args.out / "device_check.md", report.encode())
+        # Written after every section, so a run cut short still leaves its finished sections.
+        result["complete"] = False
+        report = _write(result, args.out, start)
+    result["complete"] = True
+    report = _write(result, args.out, start)
     print(report, end="")
     print(f"Wrote {args.out / 'device_check.json'} and {args.out / 'device_check.md'} "
           f"in {result['meta']['total_seconds']:.0f} s: {'PASS' if result['passed'] else 'FAIL'}.")
