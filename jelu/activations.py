@@ -508,14 +508,24 @@ def _tangent(like: Array, *terms) -> Array:
 # ---- ELU
 
 
+def _elu_lowest(c: _Scale, ct) -> Array:
+    """ELU's lower clamp of x for alpha = m 2^e: xmin - max(e + 1, 0) ln 2.
+
+    Below it alpha exp(x) < 2^(e+1) exp(xmin) 2^-(e+1) = exp(xmin) rounds to 0
+    even where subnormal results are kept (GPUs), and above it a large alpha
+    keeps alpha exp(x) normal. e + 1 is capped at 101 (alpha < 2^101), so that
+    |k| < 2^8 keeps k ln2_hi exact and k stays above -2 bias for _ldexp.
+    """
+    steps = jnp.clip(c.e + 1, 0, 101).astype(ct)
+    return _xmin(ct) - steps * np.asarray(np.log(2), ct)
+
+
 @jax.custom_jvp
 def _elu(x: Array, alpha: Array | None) -> tuple[Array, Array]:
     """``(elu(x, alpha), d elu / dx)``, both in x's dtype; ``alpha=None`` means 1."""
     ct = _compute_dtype(x.dtype)
     c = None if alpha is None else _alpha_scale(alpha)
-    # alpha exp(x) stays normal below xmin when alpha is large: clamp lower then
-    # (alpha up to 2^100; k stays above -2 bias for _ldexp).
-    lowest = None if c is None else _xmin(ct) - jnp.clip(c.e, 0, 100).astype(ct) * np.asarray(np.log(2), ct)
+    lowest = None if c is None else _elu_lowest(c, ct)
     parts = _reduce(x.astype(ct), lowest=lowest)
     value = _expm1_times(parts, c, x.dtype)
     deriv = _exp_times(parts, c, x.dtype)
@@ -570,7 +580,7 @@ def _selu(x: Array) -> tuple[Array, Array]:
     ct = _compute_dtype(x.dtype)
     xc = x.astype(ct)
     c = _const_scale(_SELU_SCALE_ALPHA, ct)
-    parts = _reduce(xc)
+    parts = _reduce(xc, lowest=_elu_lowest(c, ct))
     value = _expm1_times(parts, c, x.dtype)
     deriv = _exp_times(parts, c, x.dtype)
     pos = x > 0

@@ -172,3 +172,25 @@ def test_extreme_alpha_spot_values():
     assert np.all(np.isfinite(np.asarray(v, np.float64))), v  # about -6.3e29, -1e30, -1e30
     c = jax.jit(lambda t: jelu.celu(t, 1e30))(jnp.asarray([-1e31, -1e32], jnp.float32))
     assert np.all(np.isfinite(np.asarray(c))), c
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elu_clamp_rounds_to_zero_where_subnormals_are_kept(dtype):
+    """Below ELU's lower clamp the true alpha exp(x) is under half the smallest
+    subnormal, so clamping gives 0 even on backends that keep subnormals (GPUs),
+    for the largest alpha of every exponent (mpmath, 60 digits)."""
+    import mpmath
+
+    from jelu.activations import _alpha_scale, _elu_lowest
+
+    info = np.finfo(dtype)
+    half_tiniest = mpmath.mpf(2) ** (info.minexp - info.nmant - 1)
+    exps = np.arange(info.minexp, 100)
+    alphas = np.nextafter(np.ldexp(np.ones(exps.size, dtype), exps + 1), dtype(0)).astype(dtype)
+    with jax.enable_x64(dtype == np.float64):
+        lowest = np.asarray(jax.vmap(lambda a: _elu_lowest(_alpha_scale(a), a.dtype))(jnp.asarray(alphas)))
+    assert lowest.dtype == dtype
+    with mpmath.workdps(60):
+        worst = max(mpmath.mpf(float(a)) * mpmath.exp(mpmath.mpf(float(lo))) / half_tiniest
+                    for a, lo in zip(alphas, lowest))
+    assert worst < 1, f"alpha exp(lowest) is {float(worst):.3f} x half the smallest subnormal"
