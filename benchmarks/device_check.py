@@ -404,6 +404,9 @@ def mlp_section(cfg: Any, repeats: int, device: Any) -> dict[str, Any]:
         "jelu temp memory == relu": all(
             r["ratio_to_relu_temp"] is not None and r["ratio_to_relu_temp"] <= TARGET_TEMP_RATIO_TO_RELU
             for r in jelu_rows),
+        "jelu temp memory <= jax.nn.elu": all(
+            r["temp_bytes"] is not None and r["temp_bytes"] <= temp[(r["dtype"], "jax.nn.elu")]
+            for r in jelu_rows),
     }
     return {"status": "ok", "config": asdict(cfg) | {"loss": "mean softmax cross-entropy",
                                                      "step": "jax.jit(jax.value_and_grad(loss))"},
