@@ -35,12 +35,50 @@ rounds IEEE operations correctly.
 Accuracy (measured in ``tests/test_numerics.py`` and ``benchmarks/accuracy.py``):
 values and first and second derivatives within 1 ULP in float32 and float64,
 correctly rounded for bfloat16 and float16 (every input, round-to-odd before
-the final conversion). Error budget of the float32 path, relative to the
-result: the polynomial's coefficients 2**-29.1 (``benchmarks/fit_poly.py``),
-evaluating the tail in float32 about 2**-26.5, the reduction error carried in
-``r_err``, error-free sums (Fast2Sum) and products by ``alpha`` within 2**-33
-(``_dw_mul``): about 2**-26 before the final rounding, which adds 2**-24
-(half an ULP), so within 1 ULP.
+the final conversion). Error budgets, relative to the result, per path:
+
+* float32 (float32 inputs): the reduction ``u = k ln2 + r`` is exact up to
+  ``k ln2_lo``, whose rounding is carried in ``r_err`` (below 2**-48 of r);
+  the polynomial's coefficients 2**-29.1 (``benchmarks/fit_poly.py``);
+  evaluating the tail ``r^2 (1/2 + r q(r))`` in float32, about 2**-26.5 of
+  expm1(r); the reconstruction ``2^k (1 + r + tail) - 1`` by Fast2Sum
+  (error-free) or, for alpha = 1, ``expm1_fast`` (one exact product, two
+  sums: 0.8 ULP in all); products by ``alpha`` or a constant within 2**-33
+  (``_dw_mul``). About 2**-26 before the final rounding, which adds 2**-24
+  (half an ULP): within 1 ULP, and correctly rounded unless the true result
+  lies within about 2**-26 of a midpoint between two floats (0.03-0.34% of
+  inputs, ``benchmarks/sweep.py``).
+* bfloat16 and float16 inputs: the float32 path above, always as a double word
+  ``hi + lo`` (``expm1`` by Fast2Sum, never ``expm1_fast``), so the same
+  2**-26. ``_round`` rounds ``hi`` to odd with the sign of ``lo``; with 24 >=
+  p + 2 bits (p = 8 or 11) the conversion to 16 bits is then the correct
+  rounding of ``hi + lo`` (Boldo and Melquiond). That is the correct rounding
+  of the true result unless it lies within 2**-26 of a 16-bit midpoint: an
+  error analysis cannot exclude that, the enumeration of every 16-bit input
+  does (``tests/test_numerics.py``, ``tests/test_extreme_alpha.py``).
+* float64 inputs: the same steps in float64. Coefficients 2**-59.3
+  (degree 10), the tail about 2**-53.5 of expm1(r), ``_dw_mul`` within 2**-62:
+  about 2**-53 before the final rounding (half an ULP, 2**-53), so within 1 ULP.
+
+Constants, in hex where their bits matter (the rest are exact small integers
+or powers of two): ``ln2_hi``, ``ln2_lo``, ``_INV_LN2`` and the polynomial
+coefficients beside their definitions in ``_Fmt``; SELU's constants enter as
+hi + lo pairs rounded from 32 decimal digits (``_const_scale_parts``):
+
+=====================  ==========================  ==========================
+constant               float32 hi / lo             float64 hi / lo
+=====================  ==========================  ==========================
+lambda                 0x1.0cfabep+0 /             0x1.0cfabd6a91132p+0 /
+                       -0x1.2adddap-25             0x1.6fc7d272f2695p-55
+lambda * alpha         0x1.c212ccp+0 /             0x1.c212cc640f031p+0 /
+                       0x1.903c0cp-26              0x1.05161b045a1f7p-56
+=====================  ==========================  ==========================
+
+The clamps ``xmin`` (-104 = -0x1.ap+6 in float32, -746 = -0x1.75p+9 in
+float64) and ``celu_min`` (-128, -752) are integers; the shifter
+``1.5 * 2^mant`` (0x1.8p+23, 0x1.8p+52) puts ``round(u / ln2)`` in the low
+bits of a sum; ``_UP = 64`` scales by 2**64 so that no partial product
+underflows; the opaque mask ``-2`` (0x...fffe) clears one significand bit.
 """
 
 from __future__ import annotations

@@ -25,3 +25,29 @@ def test_bad_degree_is_one_line_exit_2(capsys):
         _fit_poly().main(["--degree", "0"])
     assert info.value.code == 2
     assert "--degree" in capsys.readouterr().err
+
+
+def test_hex_constants_in_the_module_docstring_are_the_kernels():
+    """Every hex float the module docstring quotes for a constant is the value
+    the kernel uses (SELU's hi/lo pairs, the clamps, the shifters)."""
+    import re
+    from decimal import Decimal
+
+    doc = A.__doc__
+
+    def short_hex(v: float) -> str:  # float.hex without the trailing zero digits
+        return re.sub(r"\.?0+p", "p", float(v).hex())
+
+    for name in ("_SELU_SCALE", "_SELU_SCALE_ALPHA"):
+        value = getattr(A, name)
+        for dtype in (np.float32, np.float64):
+            hi = float(np.asarray(float(value), dtype))
+            lo = float(np.asarray(float(Decimal(value) - Decimal(hi)), dtype))
+            for part in (hi, lo):
+                text = short_hex(part)
+                assert text in doc, f"{name} {dtype.__name__}: {text} not in the docstring"
+    for fmt in (A._F32, A._F64):
+        assert short_hex(fmt.xmin) in doc
+        assert short_hex(1.5 * 2.0**fmt.mant) in doc
+    for text in re.findall(r"-?0x[0-9a-f.]+p[+-]\d+", doc):
+        assert float.fromhex(text) != 0
