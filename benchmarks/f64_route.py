@@ -1,0 +1,191 @@
+#!/usr/bin/env python
+"""What correct rounding in float32 through float64 would cost: accuracy and speed.
+
+    python benchmarks/f64_route.py                       # stride 1021, n = 2^16 ... 2^24
+    python benchmarks/f64_route.py --stride 4099 --sizes 16,20 --repeats 5 --out f64.md
+
+A float32 result is correctly rounded when the value it is rounded from is
+within less than its distance to the nearest midpoint between two float32s.
+Some 2^28 float32 inputs of elu do not round trivially, so that distance gets
+as small as about 2^-52 relative: deciding every rounding takes about 53 bits,
+float64 or a float32 double word, on every element. This script measures the
+two float64 routes next to jelu's float32 kernel and ``jax.nn.elu``:
+
+- ``XLA float64 expm1``: ``x`` converted to float64, XLA's ``expm1`` (and
+  ``exp`` for f'), alpha times it, rounded to float32;
+- ``jelu float64 kernel``: ``jelu.elu`` on the float64 ``x``, rounded to
+  float32.
+
+Accuracy: elu with alpha 1 and 0.3, value and f', on every ``--stride``-th
+negative float32 bit pattern, against tests/reference.py's correctly rounded
+references (as benchmarks/sweep.py). A sample can show a route is not
+correctly rounded, never that it is. Speed: jitted forward and
+``value_and_grad`` of the sum, each at n = 2^s for s in ``--sizes``, medians
+of ``--repeats`` interleaved repeats, ratios to ``jax.nn.elu`` in the same
+run. Prints a markdown report; ``--out`` also writes it. Bad command-line
+input: one line on stderr, exit 2.
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+import statistics
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests"), str(REPO_ROOT / "examples")]
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+import jelu  # noqa: E402
+from common import OneLineParser, cpu_model, positive_int, write_bytes_atomic  # noqa: E402
+from reference import compare, correctly_rounded  # noqa: E402
+from script_loader import load_script  # noqa: E402
+
+# As jelu computes with them for float32 inputs: alpha rounded to float32
+# (the routes and the references all use this value).
+ALPHAS = (1.0, float(np.float32(0.3)))
+ORDERS = {0: "value", 1: "f'"}
+NEGATIVE_BITS = (0x80000000, 0xFF800000)  # -0.0 ... -inf (exclusive)
+
+
+def _xla64(order: int, alpha: float) -> Callable[[jax.Array], jax.Array]:
+    def f(x: jax.Array) -> jax.Array:
+        with jax.enable_x64(True):
+            xd = x.astype(jnp.float64)
+            neg = alpha * (jnp.expm1(xd) if order == 0 else jnp.exp(xd))
+            return jnp.where(xd > 0, xd if order == 0 else 1.0, neg).astype(x.dtype)
+    return f
+
+
+def _jelu64(order: int, alpha: float) -> Callable[[jax.Array], jax.Array]:
+    def f(x: jax.Array) -> jax.Array:
+        with jax.enable_x64(True):
+            g = lambda v: jelu.elu(v, alpha)  # noqa: E731
+            if order == 1:
+                g = jax.vmap(jax.grad(g))
+            return g(x.astype(jnp.float64)).astype(x.dtype)
+    return f
+
+
+def _jelu32(order: int, alpha: float) -> Callable[[jax.Array], jax.Array]:
+    g = lambda v: jelu.elu(v, alpha)  # noqa: E731
+    return jax.vmap(jax.grad(g)) if order == 1 else g
+
+
+def _jax_nn(order: int, alpha: float) -> Callable[[jax.Array], jax.Array]:
+    g = lambda v: jax.nn.elu(v, alpha)  # noqa: E731
+    return jax.vmap(jax.grad(g)) if order == 1 else g
+
+
+ROUTES: dict[str, Callable[[int, float], Callable[[jax.Array], jax.Array]]] = {
+    "jax.nn.elu": _jax_nn,
+    "jelu.elu (float32 kernel)": _jelu32,
+    "XLA float64 expm1": _xla64,
+    "jelu float64 kernel": _jelu64,
+}
+
+
+def accuracy(stride: int) -> list[dict[str, Any]]:
+    """Max ULP and results not correctly rounded per route, alpha and order."""
+    bits = np.arange(*NEGATIVE_BITS, stride, dtype=np.uint64).astype(np.uint32)
+    x = bits.view(np.float32)
+    x64 = x.astype(np.float64)
+    rows = []
+    for alpha in ALPHAS:
+        for order, oname in ORDERS.items():
+            ref = correctly_rounded("elu", order, x64, np.float32, alpha)
+            for route, make in ROUTES.items():
+                y = np.asarray(jax.jit(make(order, alpha))(jnp.asarray(x))).astype(np.float64)
+                m = compare(x64, y, ref, np.float32)
+                rows.append({"route": route, "alpha": alpha, "order": oname, "points": m["points"],
+                             "max_ulp": m["max_ulp"], "not_correctly_rounded": m["not_correctly_rounded"]})
+    return rows
+
+
+def speed(sizes: Sequence[int], repeats: int) -> list[dict[str, Any]]:
+    """Median seconds and ratio to jax.nn.elu per size, pass and route."""
+    bench = load_script("run", "benchmarks_run")
+    thunks: dict[tuple[int, str, str], Callable[[], Any]] = {}
+    for s in sizes:
+        x = jax.random.normal(jax.random.key(s), (2**s,), jnp.float32) * 3
+        for route, make in ROUTES.items():
+            f = make(0, 1.0)
+            fwd = jax.jit(f).lower(x).compile()
+            vg = jax.jit(jax.value_and_grad(lambda v, f=f: f(v).sum())).lower(x).compile()
+            thunks[(s, "forward", route)] = lambda c=fwd, x=x: jax.block_until_ready(c(x))
+            thunks[(s, "value_and_grad", route)] = lambda c=vg, x=x: jax.block_until_ready(c(x))
+    samples = bench.interleaved_times(thunks, repeats, seed=0)
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    return [{"log2_n": s, "pass": p, "route": r, "seconds": t, "ratio": t / med[(s, p, "jax.nn.elu")]}
+            for (s, p, r), t in med.items()]
+
+
+def markdown(acc: list[dict[str, Any]], spd: list[dict[str, Any]], stride: int, repeats: int) -> str:
+    dev = jax.devices()[0]
+    lines = [
+        "# Correct rounding through float64: accuracy and speed",
+        "",
+        f"{dev.device_kind} ({dev.platform}); host CPU {cpu_model()}, {len(jax.devices())} device(s); "
+        f"jax {jax.__version__}, Python {platform.python_version()}; "
+        f"{datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}.",
+        "",
+        f"## Accuracy: elu, every {stride}th negative float32 bit pattern",
+        "",
+        "Cell: max ULP / results not correctly rounded. Subnormal inputs and results left out.",
+        "",
+        "| route | " + " | ".join(f"alpha {a:.8g}, {o}" for a in ALPHAS for o in ORDERS.values()) + " |",
+        "|---|" + "--:|" * (len(ALPHAS) * len(ORDERS)),
+    ]
+    for route in ROUTES:
+        cells = [f"{r['max_ulp']} / {r['not_correctly_rounded']:,}" for a in ALPHAS for o in ORDERS.values()
+                 for r in acc if r["route"] == route and r["alpha"] == a and r["order"] == o]
+        lines.append(f"| {route} | " + " | ".join(cells) + " |")
+    points = {r["points"] for r in acc}
+    lines += ["", f"Points per cell: {', '.join(f'{p:,}' for p in sorted(points))}.", "",
+              f"## Speed: float32 elu, ratio to jax.nn.elu (median of {repeats} interleaved repeats)", "",
+              "| route | pass | " + " | ".join(f"2^{s}" for s in sorted({r['log2_n'] for r in spd})) + " |",
+              "|---|---|" + "--:|" * len({r["log2_n"] for r in spd})]
+    for route in ROUTES:
+        for p in ("forward", "value_and_grad"):
+            cells = [f"{r['ratio']:.2f}x" for r in sorted(spd, key=lambda r: r["log2_n"])
+                     if r["route"] == route and r["pass"] == p]
+            lines.append(f"| {route} | {p} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or any(not 4 <= s <= 28 for s in sizes):
+        raise ValueError(f"expected comma-separated exponents from 4 to 28, got {text!r}")
+    return sizes
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = OneLineParser(prog="f64_route.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--stride", type=positive_int, default=1021, help="every STRIDE-th bit pattern (default 1021)")
+    parser.add_argument("--sizes", default="16,20,22,24", help="log2 of the speed sizes (default 16,20,22,24)")
+    parser.add_argument("--repeats", type=positive_int, default=15)
+    parser.add_argument("--out", type=Path, default=None, help="also write the markdown report here")
+    args = parser.parse_args(argv)
+    try:
+        sizes = _sizes(args.sizes)
+    except ValueError as exc:
+        parser.error(f"--sizes: {exc}")
+    report = markdown(accuracy(args.stride), speed(sizes, args.repeats), args.stride, args.repeats)
+    print(report, end="")
+    if args.out is not None:
+        write_bytes_atomic(args.out, report.encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
