@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -199,45 +197,6 @@ def alpha_stats(params: dict[str, Any]) -> dict[str, Any] | None:
     return {**stats(every), "per_layer": [stats(a) for a in per_layer]}
 
 
-class DeferredInterrupt:
-    """Ctrl-C during training, raised where the loop can take it.
-
-    Python runs a signal handler between bytecodes wherever the main thread
-    is, also inside a finalizer or a weakref callback, where a
-    ``KeyboardInterrupt`` is printed as "Exception ignored" and lost: the run
-    trains on. While this is active the first SIGINT only records itself, and
-    ``check`` (called after every chunk of steps and every epoch) raises
-    ``KeyboardInterrupt`` there; a second SIGINT raises at once. It changes
-    nothing outside the main thread or where SIGINT has a handler of its own
-    (or is ignored), and puts the previous handler back on exit.
-    """
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None
-
-    def __enter__(self) -> DeferredInterrupt:
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def check(self) -> None:
-        """Raise ``KeyboardInterrupt`` if a SIGINT came since the start."""
-        if self.requested:
-            raise KeyboardInterrupt
-
-
 class Progress:
     """The run's lock on --out, and which epoch the checkpoint there holds (for Ctrl-C)."""
 
@@ -333,20 +292,10 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         progress.kept = s.epoch
         report.epoch(s.history[-1])
 
-    def steps(n: int) -> None:
-        report.steps(n)
-        interrupt.check()
-
-    def epoch_done(s: ckpt.TrainState) -> None:
-        on_epoch(s)
-        interrupt.check()  # after the checkpoint: Ctrl-C keeps this epoch
-
     try:
-        with DeferredInterrupt() as interrupt:
-            state, params = train.fit(
-                state, data, activation=activation, optimizer=optimizer, batch_size=args.batch_size,
-                epochs=args.epochs, mesh=mesh, stream=stream, on_epoch=epoch_done, progress=steps)
-            interrupt.check()
+        state, params = train.fit(
+            state, data, activation=activation, optimizer=optimizer, batch_size=args.batch_size,
+            epochs=args.epochs, mesh=mesh, stream=stream, on_epoch=on_epoch, progress=report.steps)
     finally:
         report.close()
     if args.resume and writer:

@@ -235,12 +235,7 @@ def test_sigint_stops_with_one_line_and_keeps_the_checkpoint(tmp_path: Path, blo
             if line.startswith("epoch 3/"):
                 break
         proc.send_signal(signal.SIGINT)
-        try:
-            _, rest = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired as e:  # name what the trainer said besides its epochs
-            said = [s for s in (e.stderr or b"").decode(errors="replace").splitlines()
-                    if not s.startswith("epoch ")]
-            pytest.fail(f"still training 60 s after SIGINT; stderr besides epoch lines: {said[-20:]}")
+        _, rest = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 130
@@ -249,38 +244,6 @@ def test_sigint_stops_with_one_line_and_keeps_the_checkpoint(tmp_path: Path, blo
     kept = int(last.split("holds epoch ")[1].split(";")[0])
     assert kept >= 3 and "Traceback" not in rest
     assert checkpoint.read_checkpoint(out / "checkpoint.npz")[0]["epoch"] == kept
-
-
-def test_deferred_interrupt_raises_at_check_and_restores_the_handler():
-    """During training the first SIGINT is only recorded (so that it cannot be
-    lost in a finalizer) and raised by check(); a second raises at once."""
-    import os
-
-    before = signal.getsignal(signal.SIGINT)
-    assert before is signal.default_int_handler  # pytest's main thread, as the trainer's
-    with cli.DeferredInterrupt() as interrupt:
-        interrupt.check()  # nothing requested: no-op
-        os.kill(os.getpid(), signal.SIGINT)
-        for _ in range(1000):  # let the interpreter run the handler
-            if interrupt.requested:
-                break
-        assert interrupt.requested
-        with pytest.raises(KeyboardInterrupt):
-            interrupt.check()
-        with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)
-            for _ in range(1000):
-                pass
-    assert signal.getsignal(signal.SIGINT) is before
-
-
-def test_deferred_interrupt_leaves_an_ignored_sigint_alone():
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        with cli.DeferredInterrupt():
-            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 # ------------------------------------------------------------- many hosts
