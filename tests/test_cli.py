@@ -228,14 +228,26 @@ def test_sigint_stops_with_one_line_and_keeps_the_checkpoint(tmp_path: Path, blo
     out = tmp_path / "out"
     argv = [PYTHON, str(SCRIPT), "--data", blobs_npz, "--out", out, "--epochs", "100000",
             "--depth", "1", "--width", "16", "--batch-size", "16", "--no-progress"]
-    proc = subprocess.Popen([str(a) for a in argv], env=subprocess_env(), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A shell starts background jobs with SIGINT ignored, and an ignored SIGINT
+    # is inherited (Python then leaves it ignored, as a Unix program should):
+    # the trainer is started with SIGINT handled, as from a terminal.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([str(a) for a in argv], env=subprocess_env(), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         for line in proc.stderr:
             if line.startswith("epoch 3/"):
                 break
         proc.send_signal(signal.SIGINT)
-        _, rest = proc.communicate(timeout=60)
+        try:
+            _, rest = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired as e:  # name what the trainer said besides its epochs
+            said = [s for s in (e.stderr or b"").decode(errors="replace").splitlines()
+                    if not s.startswith("epoch ")]
+            pytest.fail(f"still training 60 s after SIGINT; stderr besides epoch lines: {said[-20:]}")
     finally:
         proc.kill()
     assert proc.returncode == 130
