@@ -363,13 +363,17 @@ def test_check_grads_order2_in_alpha(fn):
 # --------------------------------------------------------------------------------------
 @case_param
 def test_check_grads_order4_far_out(case):
-    """check_grads of order 4, forward and reverse, at x = +1e4 and -1e4, float32 and float64."""
+    """check_grads at x = +1e4 and -1e4, float32 and float64: order 4 in forward
+    mode, order 3 in reverse (order 4 in both took 30-40 s a case to compile;
+    test_numerics checks every derivative up to order 4 for NaN and inf)."""
     # At 1e4 float32 spacing is ~1e-3, so the default eps=1e-4 would be a zero step;
     # eps=1 is exact for a function that is linear (x > 0) or flat (x << 0) there.
     x = jnp.array([1e4, -1e4], jnp.float32)
-    check_grads(case.fn, (x,), order=4, modes=("fwd", "rev"), eps=1.0)
+    check_grads(case.fn, (x,), order=4, modes=("fwd",), eps=1.0)
+    check_grads(case.fn, (x,), order=3, modes=("rev",), eps=1.0)
     with jax.enable_x64(True):
-        check_grads(case.fn, (x.astype(jnp.float64),), order=4, modes=("fwd", "rev"))
+        check_grads(case.fn, (x.astype(jnp.float64),), order=4, modes=("fwd",))
+        check_grads(case.fn, (x.astype(jnp.float64),), order=3, modes=("rev",))
 
 
 GRID32 = [0.0, 1e-30, -1e-30, 1e4, -1e4, 88.0, -88.0, -104.0, -20.0, -40.0, 3.0, -3.0]
