@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.util
 import json
 import os
 import platform
@@ -71,18 +70,9 @@ import numpy as np  # noqa: E402
 
 import jelu  # noqa: E402
 from reference import CASES, all_bit_patterns, compare, correctly_rounded, derivative  # noqa: E402
+from script_loader import load_script  # noqa: E402
 
-
-def _load_bench_run() -> Any:
-    """benchmarks/run.py as a module (its timing and MLP helpers are reused)."""
-    spec = importlib.util.spec_from_file_location("benchmarks_run", REPO_ROOT / "benchmarks" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench_run()
+bench = load_script("run", "benchmarks_run")  # benchmarks/run.py: its timing and MLP helpers
 
 SCHEMA_VERSION = 1
 SECTIONS = ("accuracy", "consistency", "speed", "mlp", "trainer")

@@ -54,33 +54,36 @@ ORDERS = {0: "value", 1: "f'"}
 NEGATIVE_BITS = (0x80000000, 0xFF800000)  # -0.0 ... -inf (exclusive)
 
 
-def _xla64(order: int, alpha: float) -> Callable[[jax.Array], jax.Array]:
-    def f(x: jax.Array) -> jax.Array:
-        with jax.enable_x64(True):
-            xd = x.astype(jnp.float64)
-            neg = alpha * (jnp.expm1(xd) if order == 0 else jnp.exp(xd))
-            return jnp.where(xd > 0, xd if order == 0 else 1.0, neg).astype(x.dtype)
-    return f
+def _order(g: Callable[[jax.Array], jax.Array], order: int) -> Callable[[jax.Array], jax.Array]:
+    """g itself (order 0) or its elementwise derivative (order 1)."""
+    return jax.vmap(jax.grad(g)) if order == 1 else g
 
 
-def _jelu64(order: int, alpha: float) -> Callable[[jax.Array], jax.Array]:
+def _in_float64(g: Callable[[jax.Array], jax.Array]) -> Callable[[jax.Array], jax.Array]:
+    """g applied to x converted to float64, its result rounded back to x's dtype."""
     def f(x: jax.Array) -> jax.Array:
         with jax.enable_x64(True):
-            g = lambda v: jelu.elu(v, alpha)  # noqa: E731
-            if order == 1:
-                g = jax.vmap(jax.grad(g))
             return g(x.astype(jnp.float64)).astype(x.dtype)
     return f
 
 
+def _xla64(order: int, alpha: float) -> Callable[[jax.Array], jax.Array]:
+    def g(xd: jax.Array) -> jax.Array:  # d/dx written out: XLA's exp, not a derivative of expm1
+        neg = alpha * (jnp.expm1(xd) if order == 0 else jnp.exp(xd))
+        return jnp.where(xd > 0, xd if order == 0 else 1.0, neg)
+    return _in_float64(g)
+
+
+def _jelu64(order: int, alpha: float) -> Callable[[jax.Array], jax.Array]:
+    return _in_float64(_order(lambda v: jelu.elu(v, alpha), order))
+
+
 def _jelu32(order: int, alpha: float) -> Callable[[jax.Array], jax.Array]:
-    g = lambda v: jelu.elu(v, alpha)  # noqa: E731
-    return jax.vmap(jax.grad(g)) if order == 1 else g
+    return _order(lambda v: jelu.elu(v, alpha), order)
 
 
 def _jax_nn(order: int, alpha: float) -> Callable[[jax.Array], jax.Array]:
-    g = lambda v: jax.nn.elu(v, alpha)  # noqa: E731
-    return jax.vmap(jax.grad(g)) if order == 1 else g
+    return _order(lambda v: jax.nn.elu(v, alpha), order)
 
 
 ROUTES: dict[str, Callable[[int, float], Callable[[jax.Array], jax.Array]]] = {

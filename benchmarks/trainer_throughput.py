@@ -181,6 +181,18 @@ print(time.perf_counter() - start, status("VmHWM"), before)
 """
 
 
+def _load_in_children(path: Path, loaders: tuple[str, ...]) -> dict:
+    """Seconds and memory of each CSV_CHILD loader reading ``path``, each in a fresh process."""
+    child = CSV_CHILD.format(root=str(ROOT), examples=str(ROOT / "examples"))
+    result = {}
+    for which in loaders:
+        out = subprocess.run([sys.executable, "-c", child, which, str(path)], check=True,
+                             capture_output=True, text=True).stdout.split()
+        result[which] = {"seconds": float(out[0]), "peak_rss_bytes": int(out[1]),
+                         "rss_after_imports_bytes": int(out[2])}
+    return result
+
+
 def csv_load(rows: int = 34000, cols: int = 784) -> dict:
     """Seconds and peak RSS of loading a CSV (pixel-like values with 6 significant digits, like
     a standardized export): np.loadtxt alone vs the trainer's load_data and prepare_data
@@ -196,15 +208,9 @@ def csv_load(rows: int = 34000, cols: int = 784) -> dict:
                 labels = rng.integers(0, 10, n)
                 f.write("\n".join(",".join(f"{v:.6g}" for v in r) + f",{c}"
                                   for r, c in zip(block.tolist(), labels.tolist())) + "\n")
-        child = CSV_CHILD.format(root=str(ROOT), examples=str(ROOT / "examples"))
         result = {"rows": rows, "columns": cols + 1, "file_bytes": path.stat().st_size,
                   "float32_bytes": rows * cols * 4}
-        for which in ("loadtxt", "load_data", "prepare_data"):
-            out = subprocess.run([sys.executable, "-c", child, which, str(path)], check=True,
-                                 capture_output=True, text=True).stdout.split()
-            result[which] = {"seconds": float(out[0]), "peak_rss_bytes": int(out[1]),
-                             "rss_after_imports_bytes": int(out[2])}
-    return result
+        return result | _load_in_children(path, ("loadtxt", "load_data", "prepare_data"))
 
 
 def npz_load(rows: int = 200_000, cols: int = 784) -> dict:
@@ -215,14 +221,8 @@ def npz_load(rows: int = 200_000, cols: int = 784) -> dict:
         d = synthetic(rows, cols)
         np.savez(path, x=d.x_train, y=d.y_train)
         del d
-        child = CSV_CHILD.format(root=str(ROOT), examples=str(ROOT / "examples"))
         result = {"rows": rows, "columns": cols, "file_bytes": path.stat().st_size}
-        for which in ("np.load", "load_data", "prepare_data"):
-            out = subprocess.run([sys.executable, "-c", child, which, str(path)], check=True,
-                                 capture_output=True, text=True).stdout.split()
-            result[which] = {"seconds": float(out[0]), "peak_rss_bytes": int(out[1]),
-                             "rss_after_imports_bytes": int(out[2])}
-    return result
+        return result | _load_in_children(path, ("np.load", "load_data", "prepare_data"))
 
 
 def main(argv: list[str] | None = None) -> int:
