@@ -85,6 +85,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, NamedTuple
 
 import jax
@@ -268,8 +269,9 @@ class _Scale(NamedTuple):
     is_one: Array | None = None  # where alpha == 1 (None for constants)
 
 
-def _dw_mul(a: tuple[Array, Array], c: _Scale) -> tuple[Array, Array]:
-    """``(a_hi + a_lo) * (c.hi + c.lo)`` as a double word (without ``2^c.e``).
+def _dw_mul(a: tuple[Array, Array], c: _Scale, rounded: bool = False):
+    """``(a_hi + a_lo) * (c.hi + c.lo)`` as a double word (without ``2^c.e``),
+    or, with ``rounded=True``, that double word's sum rounded once.
 
     With ``a_hi = a1 + a2`` and ``c = c1 + rest`` (``c1`` the leading half of
     ``c.hi``): ``a1 c1`` and ``a2 c1`` are exact, and the rounded rest
@@ -281,6 +283,8 @@ def _dw_mul(a: tuple[Array, Array], c: _Scale) -> tuple[Array, Array]:
     c1, c2 = c.parts
     rest = c2 if c.lo is None else c2 + c.lo
     t = a2 * c1 + (_opaque(a_hi * rest) + _opaque(a_lo * c.hi))  # a2 c1 is exact
+    if rounded:  # a1 c1 is exact, so a fused multiply-add would round the same
+        return a1 * c1 + t
     return _fast2sum(a1 * c1, t)  # |a1 c1| >= 2^10 |t|
 
 
@@ -308,6 +312,58 @@ def _const_scale(value: str, dtype) -> _Scale:
     return _Scale(hi, lo, _split_const(hi, dtype), 0)
 
 
+class _Static(NamedTuple):
+    """A Python or NumPy scalar alpha, known when the function is traced.
+
+    Registered as a pytree with no leaves (the value rides in the tree
+    structure), so ``jax.jit`` specializes on it and ``custom_jvp`` treats it as
+    a constant: everything that depends on alpha alone is computed in NumPy at
+    trace time, and the kernel multiplies by constants.
+    """
+
+    value: float
+
+
+jax.tree_util.register_pytree_node(_Static, lambda c: ((), c.value), lambda value, _: _Static(value))
+
+
+def _alpha_array(alpha: Array | _Static, dtype) -> Array:
+    """alpha in ``dtype``: a NumPy scalar for a static alpha."""
+    return np.asarray(alpha.value, dtype) if isinstance(alpha, _Static) else alpha.astype(dtype)
+
+
+# Static alphas are those with 2^-_STATIC_E <= |alpha| < 2^_STATIC_E (and 0): then
+# every power of two the kernel applies, 2^(e - 64) included, is a normal float32
+# constant. Others take the traced path, whose powers of two XLA cannot fold into
+# one constant that underflows.
+_STATIC_E = 60
+
+
+def _static(alpha: float) -> Any:
+    """``_Static(alpha)`` where alpha qualifies (see ``_STATIC_E``), else alpha itself."""
+    if alpha == 0 or (math.isfinite(alpha) and 2.0**-_STATIC_E <= abs(alpha) < 2.0**_STATIC_E):
+        return _Static(float(alpha))
+    return alpha
+
+
+def _static_scale(alpha: float, dtype) -> _Scale:
+    """``alpha = m 2^e`` for a static alpha, in NumPy: the same decomposition as
+    ``_alpha_scale``, with a Python-int exponent (0 and e = 0 for alpha = 0)."""
+    a = np.asarray(alpha, dtype)
+    if a == 0:
+        return _Scale(a, None, (a, a), 0)
+    m, e = np.frexp(a)  # 0.5 <= |m| < 1
+    m = np.asarray(2 * m, dtype)
+    return _Scale(m, None, _split_const(m, dtype), int(e) - 1)
+
+
+def _scale(alpha: Array | _Static, dtype) -> _Scale:
+    """alpha as a scale: static (NumPy constants) or traced."""
+    if isinstance(alpha, _Static):
+        return _static_scale(alpha.value, dtype)
+    return _alpha_scale(alpha.astype(dtype))
+
+
 def _alpha_scale(alpha: Array) -> _Scale:
     """``alpha = m 2^e`` with ``1 <= |m| < 2`` (alpha itself and e = 0 when
     alpha is 0, subnormal, inf or NaN: those propagate as they would)."""
@@ -323,6 +379,13 @@ def _alpha_scale(alpha: Array) -> _Scale:
 
 def _inverse(c: _Scale) -> _Scale:
     """``1 / c`` as a scale, from one division per alpha (not per element)."""
+    if isinstance(c.e, int):  # static: hi + lo is 2 / m to twice the precision
+        dt = c.hi.dtype
+        if c.hi == 1 and c.lo is None:  # alpha = 2^e
+            return c._replace(e=-c.e)
+        inv2 = np.asarray(2 / c.hi, dt)
+        lo = np.asarray(float(Fraction(2) / Fraction(float(c.hi)) - Fraction(float(inv2))), dt)
+        return _Scale(inv2, lo, _split_const(inv2, dt), -c.e - 1)
     inv2 = 2 / c.hi  # in (1, 2]: 1 / alpha = inv2 2^(-e - 1)
     r = _residual(np.asarray(2, c.hi.dtype), inv2, c.parts)  # 2 - inv2 m, exactly
     return _Scale(inv2, r / c.hi, _split(inv2), -c.e - 1, c.is_one)
@@ -355,10 +418,12 @@ def _ldexp(v: Array, k: Array | None = None, e: Array | int = 0) -> Array:
     constant ``2^e``, which would underflow for a constant alpha below 2^-62.
     """
     fmt = _fmt(v.dtype)
-    if isinstance(e, int):  # a static exponent: XLA folds its factors into one constant
-        if e:
-            assert 1 - fmt.bias <= e <= fmt.bias, e
-            v = v * np.asarray(2.0**e, v.dtype)
+    if isinstance(e, int) and k is not None and 1 - fmt.bias + 64 <= e <= 64:
+        # A static 2^e folds into the kernel's own 2^-64: two products, not three.
+        return v * _pow2(k + 64, fmt) * np.asarray(2.0 ** (e - 64), v.dtype)
+    if isinstance(e, int):  # a static exponent (_STATIC_E keeps it a normal power)
+        assert 1 - fmt.bias <= e <= fmt.bias, e
+        v = v * np.asarray(2.0**e, v.dtype) if e else v
     else:
         e = jnp.clip(e, -2 * (fmt.bias - 1), 2 * fmt.bias)
         half = e >> 1
@@ -373,20 +438,10 @@ def _ldexp(v: Array, k: Array | None = None, e: Array | int = 0) -> Array:
 
 
 def _round(a: tuple[Array, Array], dtype) -> Array:
-    """Round a double word to ``dtype`` once (before any power-of-two scaling).
-
-    For 16-bit outputs the float32 ``hi`` is first rounded to odd (moved one
-    ULP towards ``lo`` when inexact and even), which makes the float32 -> 16-bit
-    conversion round correctly: no double rounding (Boldo & Melquiond, 2008).
-    """
-    hi, lo = a
-    if np.dtype(dtype).itemsize == 2:
-        bits = _bits(hi)
-        step = jnp.where((lo > 0) == (hi > 0), 1, -1)
-        inexact = (lo != 0) & (hi != 0) & jnp.isfinite(hi)
-        bits = jnp.where(inexact & ((bits & 1) == 0), bits + step, bits)
-        hi = _from_bits(bits, hi.dtype)
-    return hi
+    """A double word rounded to the compute dtype: its high part (Fast2Sum
+    leaves ``hi = fl(hi + lo)``). A 16-bit result is this float32 value
+    converted once more, at the end (``astype``)."""
+    return a[0]
 
 
 # --------------------------------------------------------------------------
@@ -394,13 +449,24 @@ def _round(a: tuple[Array, Array], dtype) -> Array:
 
 
 class _Parts(NamedTuple):
-    """``exp(u) = 2^k (1 + r + tail)``; ``r + tail`` is ``expm1(r)``, good to
-    about 2**-26 (float32) or 2**-55 (float64) relative."""
+    """``exp(u) = 2^k (1 + r + square + small)``: ``r + square + small`` is
+    ``expm1(r)`` (see ``benchmarks/error_budget.py`` for its error).
+
+    ``square = r^2 (1/2 + r q(r))`` is a rounded product that must not meet an
+    addition before it is scaled by a power of two (a fused multiply-add
+    would round it differently); ``tail`` is the same sum with ``square`` made
+    opaque, for the callers that add it at once.
+    """
 
     r: Array
-    tail: Array
+    square: Array
+    small: Array  # r_err (1 + r): the reduction's rounding error, to first order
     k: Array  # int32
     one: Array  # an opaque 1.0; see _reduce
+
+    @property
+    def tail(self) -> Array:
+        return _opaque(self.square) + self.small
 
     def expm1(self) -> tuple[Array, Array]:
         """``expm1(u)`` in [-1, 0] as a double word."""
@@ -408,7 +474,8 @@ class _Parts(NamedTuple):
         s = _pow2(jnp.maximum(self.k, 1 - fmt.bias), fmt)  # below, expm1 is -1 anyway
         a, a_err = _fast2sum(-self.one, s)  # s - 1, also where it is inexact (k < -24)
         hi, err = _fast2sum(a, s * self.r)  # |s - 1| >= |s r|; s r is exact
-        return _fast2sum(hi, s * self.tail + (err + a_err))
+        # s square and s small are exact: their order of rounding is the same fused or not.
+        return _fast2sum(hi, s * self.square + (s * self.small + (err + a_err)))
 
     def expm1_fast(self) -> Array:
         """``expm1(u)`` in 4 operations, within 0.8 ULP (the product is exact)."""
@@ -463,8 +530,9 @@ def _reduce(u: Array, u_lo: Array | None = None, lowest: Array | None = None) ->
     q = np.asarray(fmt.poly[0], dt)
     for coef in fmt.poly[1:]:
         q = _opaque(q * r) + np.asarray(coef, dt)
-    tail = _opaque((r * r) * (np.asarray(0.5, dt) + _opaque(r * q))) + (r_err + _opaque(r_err * r))
-    return _Parts(r, tail, k_int.astype(np.int32), one)
+    square = (r * r) * (np.asarray(0.5, dt) + _opaque(r * q))
+    small = r_err + _opaque(r_err * r)
+    return _Parts(r, square, small, k_int.astype(np.int32), one)
 
 
 def _scaled(dw: tuple[Array, Array], c: _Scale | None, k: Array | None, dtype, e: int = 0) -> Array:
@@ -474,13 +542,17 @@ def _scaled(dw: tuple[Array, Array], c: _Scale | None, k: Array | None, dtype, e
     exact wherever the result is a normal float (and the low word, which only
     decides the rounding of 16-bit results, never underflows).
     """
-    if c is not None:
-        dw = _dw_mul(dw, c)
-        e = c.e + e
-    return _ldexp(_round(dw, dtype), k, e).astype(dtype)
+    if c is None:
+        return _ldexp(_round(dw, dtype), k, e).astype(dtype)
+    return _ldexp(_dw_mul(dw, c, rounded=True), k, c.e + e).astype(dtype)
 
 
 _UP = 64  # expm1 in [-1, 0] is scaled by 2^64 before a product: no partial product underflows
+
+
+def _is_pow2(c: _Scale | None) -> bool:
+    """Whether ``c`` is a static power of two, 2^e (m = 1)."""
+    return c is not None and isinstance(c.e, int) and c.lo is None and c.hi == 1
 
 
 def _expm1_times(parts: _Parts, c: _Scale | None, dtype) -> Array:
@@ -492,8 +564,9 @@ def _expm1_times(parts: _Parts, c: _Scale | None, dtype) -> Array:
     general product by 1 is exact, but its two roundings can differ from the
     default path's one in a tie).
     """
-    exact = np.dtype(dtype).itemsize == 2  # 16-bit: round-to-odd needs the low word
-    unit = _round(parts.expm1(), dtype).astype(dtype) if exact else parts.expm1_fast().astype(dtype)
+    if _is_pow2(c):  # alpha = 2^e: the default path's bits, scaled exactly
+        return _ldexp(parts.expm1_fast(), None, c.e).astype(dtype)
+    unit = parts.expm1_fast().astype(dtype)
     if c is None:
         return unit
     hi, lo = parts.expm1()
@@ -505,6 +578,8 @@ def _expm1_times(parts: _Parts, c: _Scale | None, dtype) -> Array:
 def _exp_times(parts: _Parts, c: _Scale | None, dtype) -> Array:
     """``c * exp(u)`` rounded to ``dtype``; as ``_expm1_times``, an alpha that
     is 1 at run time selects the result of the default path."""
+    if _is_pow2(c):
+        return _scaled(parts.exp(), None, parts.k, dtype, c.e)
     unit = _scaled(parts.exp(), None, parts.k, dtype)
     if c is None:
         return unit
@@ -517,7 +592,7 @@ def _exp_times(parts: _Parts, c: _Scale | None, dtype) -> Array:
 
 
 def _is_zero(t) -> bool:
-    return isinstance(t, SymbolicZero)
+    return isinstance(t, (SymbolicZero, _Static))
 
 
 def _tangent(like: Array, *terms) -> Array:
@@ -569,7 +644,8 @@ def _elu_lowest(c: _Scale, ct) -> Array:
     keeps alpha exp(x) normal. e + 1 is capped at 101 (alpha < 2^101), so that
     |k| < 2^8 keeps k ln2_hi exact and k stays above -2 bias for _ldexp.
     """
-    steps = jnp.clip(c.e + 1, 0, 101).astype(ct)
+    clip = np.clip if isinstance(c.e, int) else jnp.clip
+    steps = clip(c.e + 1, 0, 101).astype(ct)
     return _xmin(ct) - steps * np.asarray(np.log(2), ct)
 
 
@@ -577,13 +653,13 @@ def _elu_lowest(c: _Scale, ct) -> Array:
 def _elu(x: Array, alpha: Array | None) -> tuple[Array, Array]:
     """``(elu(x, alpha), d elu / dx)``, both in x's dtype; ``alpha=None`` means 1."""
     ct = _compute_dtype(x.dtype)
-    c = None if alpha is None else _alpha_scale(alpha)
+    c = None if alpha is None else _scale(alpha, ct)
     lowest = None if c is None else _elu_lowest(c, ct)
     parts = _reduce(x.astype(ct), lowest=lowest)
     value = _expm1_times(parts, c, x.dtype)
     deriv = _exp_times(parts, c, x.dtype)
-    pos = x > 0
-    return jnp.where(pos, x, value), jnp.where(pos, np.asarray(1, x.dtype), deriv)
+    # f(+-0) = +-0 (x itself), as IEEE expm1 gives; f'(0) takes the x <= 0 side.
+    return jnp.where(x >= 0, x, value), jnp.where(x > 0, np.asarray(1, x.dtype), deriv)
 
 
 @_elu.defjvp
@@ -611,20 +687,43 @@ _elu.defjvp(_elu_jvp, symbolic_zeros=True)
 
 
 def _selu_positive(x: Array, dtype) -> Array:
-    """``lambda * x`` for ``x > 0``, rounded once to ``dtype`` from the exact
-    product (a double word), so within half an ULP plus 2^-33.
+    """``lambda * x`` for ``x > 0``, rounded once to ``dtype`` from a double word.
 
-    (One product by lambda rounded to the dtype would add up to half an ULP,
-    and a sum of two rounded products would depend on contraction.)
+    With ``x = x1 + x2`` (12-bit halves) and ``lambda = c1 + rest`` (``c1``
+    its leading 12 bits): ``x1 c1`` and ``x2 c1`` are exact and ``x rest`` is
+    below 2^-11 of the result, so the sum is within half an ULP plus 2^-34,
+    relative, of ``lambda x``, and it rounds the same fused or not (the
+    products that meet an addition are exact or opaque). One product by
+    lambda rounded to float32 would be off by up to 1.06 ULP.
     """
     lam = _const_scale(_SELU_SCALE, x.dtype)
+    c1, c2 = lam.parts
+    rest = np.asarray(c2 + lam.lo, x.dtype)
     # Tiny x: scale up so that no partial product underflows (exact both ways).
     tiny = x < np.asarray(2.0**-60, x.dtype)
-    xs = jnp.where(tiny, x * np.asarray(2.0**64, x.dtype), x)
-    out = _round(_dw_mul((xs, jnp.zeros_like(xs)), lam), dtype)
-    out = (out * jnp.where(tiny, np.asarray(2.0**-64, out.dtype), np.asarray(1, out.dtype))).astype(dtype)
-    # Where lambda x overflows (x = +inf included) the partial sums meet inf - inf.
-    return jnp.where(jnp.isnan(out) & ~jnp.isnan(x), np.asarray(np.inf, dtype), out)
+    xs = x * jnp.where(tiny, np.asarray(2.0**64, x.dtype), np.asarray(1, x.dtype))
+    x1, x2 = _split(xs)
+    # x2 c1 as (x1 - xs)(-c1): the same product, but -0 for x = -0, so selu(-0) = -0.
+    out = x1 * c1 + ((x1 - xs) * -c1 + _opaque(xs * rest))
+    out = out * jnp.where(tiny, np.asarray(2.0**-64, x.dtype), np.asarray(1, x.dtype))
+    # x = +inf: x2 = inf - inf is NaN; lambda x is +inf.
+    return jnp.where(x < np.inf, out, x).astype(dtype)
+
+
+# The float16 inputs at which selu's derivative, lambda alpha exp(x) rounded
+# first to float32, would round to float16 wrongly: there the float32 result
+# is a float16 midpoint and the true value lies just beyond it. Found by
+# enumerating every 16-bit input (benchmarks/enumerate16.py); the only ones for
+# the default alphas. Bits of x -> bits of the correctly rounded result.
+_SELU_DERIV_F16 = ((0xAFEE, 0x3E37), (0xBD43, 0x378D))  # x = -0.1239, -1.315
+
+
+def _patch(x: Array, out: Array, table) -> Array:
+    """``out`` with the listed inputs' results replaced (bit patterns)."""
+    xb = lax.bitcast_convert_type(x, np.uint16)
+    for xv, yv in table:
+        out = jnp.where(xb == np.uint16(xv), lax.bitcast_convert_type(np.uint16(yv), out.dtype), out)
+    return out
 
 
 @jax.custom_jvp
@@ -636,10 +735,11 @@ def _selu(x: Array) -> tuple[Array, Array]:
     parts = _reduce(xc, lowest=_elu_lowest(c, ct))
     value = _expm1_times(parts, c, x.dtype)
     deriv = _exp_times(parts, c, x.dtype)
-    pos = x > 0
-    return (
-        jnp.where(pos, _selu_positive(xc, x.dtype), value),
-        jnp.where(pos, np.asarray(float(_SELU_SCALE), x.dtype), deriv),
+    if x.dtype == np.float16:
+        deriv = _patch(x, deriv, _SELU_DERIV_F16)
+    return (  # selu(+-0) = +-0 (lambda x), selu'(0) the x <= 0 side
+        jnp.where(x >= 0, _selu_positive(xc, x.dtype), value),
+        jnp.where(x > 0, np.asarray(float(_SELU_SCALE), x.dtype), deriv),
     )
 
 
@@ -665,6 +765,8 @@ def _celu_arg(x: Array, c: _Scale, inv: _Scale) -> tuple[Array, Array]:
     y = _ldexp(jnp.where(x > 0, np.asarray(0, x.dtype), x), None, -c.e)
     lowest = c.hi * np.asarray(fmt.celu_min, x.dtype)  # keeps u in the kernel's range
     y = jnp.where(y < lowest, lowest, y)
+    if _is_pow2(c):  # alpha = 2^e: u = x 2^-e exactly
+        return y, None
     half = np.asarray(0.5, x.dtype)
     u = _opaque(y * inv.hi * half)  # inv.hi / 2 = 1 / m
     return u, _opaque(_residual(y, u, c.parts) * (inv.hi * half))
@@ -715,10 +817,11 @@ def _celu(x: Array, alpha: Array) -> tuple[Array, ...]:
     dt = x.dtype
     ct = _compute_dtype(dt)
     xc = x.astype(ct)
-    c = _alpha_scale(alpha)
+    c = _scale(alpha, ct)
     inv = _inverse(c)
     u, u_lo = _celu_arg(xc, c, inv)
     parts = _reduce(u, u_lo, lowest=np.asarray(_fmt(ct).celu_min, ct))
+    u_lo = jnp.zeros_like(u) if u_lo is None else u_lo
     value = _expm1_times(parts, c, dt)
     deriv = _exp_times(parts, None, dt)
     deriv2 = _exp_times(parts, inv, dt)
@@ -739,11 +842,12 @@ def _celu(x: Array, alpha: Array) -> tuple[Array, ...]:
     daa = _scaled(_dw_mul(e_dw, square), inv, parts.k, dt, square.e)
 
     pos = x > 0
-    bad = ~((alpha > 0) & (alpha < np.inf))
+    a = _alpha_array(alpha, ct)
+    bad = ~((a > 0) & (a < np.inf))
     nan = np.asarray(np.nan, dt)
     # |u| < 2^-(mant + 2): alpha expm1(u) = x (1 + u/2 + ...) rounds to x (u may
-    # have underflowed there). x = -0 keeps the kernel's +0, as elu gives.
-    tiny_u = (jnp.abs(u) < np.asarray(2.0 ** -(_fmt(ct).mant + 2), ct)) & (x != 0)
+    # have underflowed there); x = -0 gives -0, as IEEE expm1 does.
+    tiny_u = jnp.abs(u) < np.asarray(2.0 ** -(_fmt(ct).mant + 2), ct)
     value = jnp.where(tiny_u, x, value)
 
     def sel(on_pos, v):
@@ -767,7 +871,7 @@ def _celu_jvp(primals, tangents):
     outs = _residuals(_celu(x, alpha))
     f, g, h, fa, faa = outs
     ct = _compute_dtype(x.dtype)
-    a = alpha.astype(ct)
+    a = _alpha_array(alpha, ct)
     xc = x.astype(ct)
     pos = x > 0
     # Clamp x, not x / alpha: the tangent of x / alpha at x = -inf would be inf * 0.
@@ -836,7 +940,7 @@ def _check_alpha(alpha: Any, x: Any, name: str, positive: bool) -> Any:
     if type(alpha) in (float, int):  # the common case, checked cheaply
         if positive and not (alpha > 0 and math.isfinite(alpha)):
             raise ValueError(f"jelu.{name}: alpha must be finite and > 0, got alpha={float(alpha)!r}")
-        return None if alpha == 1 else alpha
+        return None if alpha == 1 else _static(alpha)
     if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.generic, np.ndarray, jax.Array)):
         if not hasattr(alpha, "__jax_array__"):
             raise TypeError(
@@ -866,15 +970,15 @@ def _check_alpha(alpha: Any, x: Any, name: str, positive: bool) -> Any:
                 f"alpha[{', '.join(map(str, where))}]={float(values[tuple(where)])!r}"
             )
             raise ValueError(f"jelu.{name}: alpha must be finite and > 0, got {what}")
-    if values.ndim == 0 and values == 1:
-        return None
+    if values.ndim == 0:
+        return None if values == 1 else _static(float(values))
     return alpha
 
 
 @jax.jit
 def _elu_call(x: Array, alpha: Array | None) -> Array:
     x, weak = _as_float(x)
-    if alpha is not None:
+    if alpha is not None and not isinstance(alpha, _Static):
         alpha = jnp.asarray(alpha).astype(_compute_dtype(x.dtype))
     return _weak(_elu(x, alpha)[0], weak)
 
@@ -888,7 +992,9 @@ def _selu_call(x: Array) -> Array:
 @jax.jit
 def _celu_call(x: Array, alpha: Array) -> Array:
     x, weak = _as_float(x)
-    return _weak(_celu(x, jnp.asarray(alpha).astype(_compute_dtype(x.dtype)))[0], weak)
+    if not isinstance(alpha, _Static):
+        alpha = jnp.asarray(alpha).astype(_compute_dtype(x.dtype))
+    return _weak(_celu(x, alpha)[0], weak)
 
 
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
