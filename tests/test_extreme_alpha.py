@@ -1,9 +1,9 @@
 """Extreme alphas: elu for alpha in [1e-30, 1e30], celu for alpha in [1e-6, 1e30].
 
-The value and the first two x-derivatives are correctly rounded for every
-bfloat16 and float16 input and within 1 ULP on a float32 sample, wherever the
-true result is a normal float, for alphas spread over those ranges and for
-random alphas. References: tests/reference_alpha.correctly_rounded_any_alpha
+The value and the first two x-derivatives are within 1 ULP for every
+bfloat16 and float16 input and on a float32 sample, wherever the true result
+is a normal float, for alphas spread over those ranges and for random alphas
+(what benchmarks/error_budget.py derives for every alpha in the range). References: tests/reference_alpha.correctly_rounded_any_alpha
 (float64 with a bound that accounts for the rounding of x / alpha, mpmath
 where it cannot decide), with alpha as jelu computes with it (rounded to
 float32 for 16- and 32-bit inputs).
@@ -91,8 +91,8 @@ def fn(name: str, alpha=None):
     [("elu", a) for a in ELU_ALPHAS] + [("celu", a) for a in CELU_ALPHAS],
     ids=lambda v: v if isinstance(v, str) else f"{v:g}",
 )
-def test_16bit_every_input_correctly_rounded(name, alpha, dtype_name):
-    """All finite 16-bit x, alpha a Python float: f, f', f'' correctly rounded (0 ULP) where normal."""
+def test_16bit_every_input_within_1_ulp(name, alpha, dtype_name):
+    """All finite 16-bit x, alpha a Python float: f, f', f'' within 1 ULP where normal."""
     dtype = SIXTEEN[dtype_name]
     x = all_bit_patterns(dtype)
     xj = jnp.asarray(x.astype(dtype))
@@ -100,7 +100,7 @@ def test_16bit_every_input_correctly_rounded(name, alpha, dtype_name):
     for order in range(3):
         y = jax.jit(derivative(fn(name, alpha), order))(xj)
         assert y.dtype == np.dtype(dtype)
-        failures += check(name, alpha, order, x, y, dtype, 0)
+        failures += check(name, alpha, order, x, y, dtype, 1)
     assert not failures, "\n".join(failures)
 
 
@@ -117,7 +117,7 @@ def test_16bit_every_input_random_alphas(name, dtype_name):
     for alpha in random_alphas(name):
         for order in range(3):
             y = programs[order](xj, jnp.float32(alpha))
-            failures += check(name, alpha, order, x, y, dtype, 0)
+            failures += check(name, alpha, order, x, y, dtype, 1)
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:30])
 
 
