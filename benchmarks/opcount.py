@@ -14,7 +14,8 @@ backend on n = 4096 elements and its optimized HLO
 * a *per-element op* is any HLO instruction, at top level or inside a called
   computation (followed recursively from the entry: fusions, calls, ...),
   whose result has exactly n elements, except ``parameter``, ``constant``,
-  ``broadcast``, ``bitcast`` (the free reshape; ``bitcast-convert`` counts),
+  ``broadcast``, ``bitcast`` (the free reshape), ``bitcast-convert`` (a
+  reinterpretation of the same bits, which compiles to no instruction),
   ``tuple``, ``get-tuple-element``, ``copy`` and ``fusion`` itself (its
   insides count instead);
 * a *scalar op* is any other such instruction whose result is not n-shaped

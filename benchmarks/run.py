@@ -3,16 +3,19 @@
 
 One command prints a markdown table and writes the same figures as JSON::
 
-    python benchmarks/run.py                       # n = 2**24, the default run
-    python benchmarks/run.py --n 2**28             # e.g. on a GPU
-    python benchmarks/run.py --quick --out /tmp/r.json   # tiny smoke run
+    python benchmarks/run.py                       # n = 2**16,2**20,2**22,2**24 (default)
+    python benchmarks/run.py --n 2**24,2**28       # e.g. on a GPU
+    python benchmarks/run.py --quick --out /tmp/r.json   # tiny smoke run (n = 2**14)
 
 What is measured (all times are medians over *interleaved* repeats: every
 repeat calls each candidate once, in an order shuffled with a fixed seed, and
 waits for the result; compilation and two warm-up calls are excluded):
 
-* Elementwise, n elements, float32 and bfloat16, for elu/selu/celu from jelu,
-  jax.nn and (when importable) torch.nn.functional:
+* Elementwise, for each n of ``--n`` (one interleaved round-robin per n, so
+  every ratio comes from one run), float32 and bfloat16, for elu, selu, celu
+  (alpha = 0.5, a power of two, which jelu computes on a cheaper exact path)
+  and celu(0.3) (a general alpha) from jelu, jax.nn and (when importable)
+  torch.nn.functional:
 
   - ``fwd``: ``jax.jit(f)(x)``; PyTorch under ``torch.no_grad()``.
   - ``fwd+bwd``: ``jax.jit(lambda x, g: jax.vjp(f, x)[1](g)[0])``, i.e. the
@@ -26,13 +29,20 @@ waits for the result; compilation and two warm-up calls are excluded):
   Each row gives the ratio to the floor and to jax.nn's same function, and
   the achieved bandwidth (those minimal bytes / time) as a fraction of the
   copy bandwidth measured by the ``x * 2`` floor at the same n and dtype.
+  A summary table heads the report: per dtype, pass and function, the worst
+  (largest) jelu/jax.nn ratio over the sizes, and the n where it occurred.
 * Residuals kept for the reverse pass per call: the array leaves of the
   closure returned by ``jax.vjp(f, x)`` (a pytree whose leaves are exactly the
-  saved residuals), obtained under ``jax.eval_shape`` so nothing is allocated.
+  saved residuals), obtained under ``jax.eval_shape`` so nothing is allocated;
+  at the largest n only (the counts do not depend on n).
 * MLP train step (8 hidden layers x 1024, batch 4096, float32, jitted
   ``value_and_grad`` of the mean softmax cross-entropy): time and compiled
   temp memory for jelu.elu, jax.nn.elu, jax.nn.relu and identity, plus the
-  per-step time of the default model of ``examples/train.py``.
+  per-step time of the default model of ``examples/train.py``, measured twice:
+  with every CPU this process may use, and in a child process (this script
+  with a hidden flag) pinned to one CPU with ``os.sched_setaffinity`` before
+  it imports jax, so XLA's thread pool has one thread (skipped where
+  ``sched_setaffinity`` is unavailable).
 
 PyTorch is optional: it runs on CPU when JAX runs on CPU (with as many intra-op
 threads as CPUs available to this process, which is what XLA's CPU thread pool
@@ -52,6 +62,7 @@ import platform
 import random
 import re
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -65,6 +76,30 @@ EXAMPLES_DIR = REPO_ROOT / "examples"
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(1, str(EXAMPLES_DIR))
 
+#: Hidden flag: run only the trainer-step timing, pinned to the given CPU, and
+#: print its figures as one JSON line (used by :func:`pinned_trainer_benchmark`).
+PINNED_CHILD_FLAG = "--pinned-trainer-child"
+
+
+def _pin_before_jax(argv: Sequence[str]) -> None:
+    """In the pinned child, restrict this process to one CPU before jax is imported.
+
+    XLA's CPU client sizes its thread pool from the affinity mask when it is
+    created, so the pinning must precede it. A malformed flag is left for
+    :func:`parse_args` to report; a failed pinning is caught by the child's
+    own check of its CPU count.
+    """
+    if PINNED_CHILD_FLAG not in argv:
+        return
+    try:
+        os.sched_setaffinity(0, {int(argv[list(argv).index(PINNED_CHILD_FLAG) + 1])})
+    except (IndexError, ValueError, OSError, AttributeError):
+        pass
+
+
+if __name__ == "__main__":
+    _pin_before_jax(sys.argv[1:])
+
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
@@ -72,8 +107,19 @@ import numpy as np  # noqa: E402
 import jelu  # noqa: E402
 from common import OneLineParser, cpu_model, positive_int, write_bytes_atomic  # noqa: E402
 
-SCHEMA_VERSION = 1
-FUNCTIONS = ("elu", "selu", "celu")
+SCHEMA_VERSION = 2
+#: Row name -> (function name in jelu / jax.nn / torch.nn.functional, alpha or None).
+#: celu with alpha = 1 is elu, so celu gets a non-trivial alpha: 0.5 is a power
+#: of two (jelu's cheaper exact path), 0.3 is not (its general path).
+FUNCTION_SPECS: dict[str, tuple[str, float | None]] = {
+    "elu": ("elu", None),
+    "selu": ("selu", None),
+    "celu": ("celu", 0.5),
+    "celu(0.3)": ("celu", 0.3),
+}
+FUNCTIONS = tuple(FUNCTION_SPECS)
+DEFAULT_SIZES = (2**16, 2**20, 2**22, 2**24)
+QUICK_SIZES = (2**14,)
 DTYPES = ("float32", "bfloat16")
 MODES = ("fwd", "fwd+bwd")
 IMPLS = ("floor", "jelu", "jax.nn", "torch")
@@ -112,7 +158,7 @@ QUICK_MLP = MlpConfig(d_in=32, width=64, depth=3, n_classes=10, batch=64)
 class Settings:
     """Validated options of one run."""
 
-    n: int
+    sizes: tuple[int, ...]  # ascending, distinct
     repeats: int
     mlp_repeats: int
     out: Path
@@ -121,6 +167,7 @@ class Settings:
     torch: bool
     trainer: bool
     mlp: MlpConfig
+    pinned_child: int | None = None  # the CPU of the pinned trainer child, else None
 
 
 def _parse_n(text: str) -> int:
@@ -130,17 +177,35 @@ def _parse_n(text: str) -> int:
     if match:
         base, exp = int(match.group(1)), int(match.group(2))
         if exp > 40:
-            raise argparse.ArgumentTypeError(f"--n: {text!r} is too large")
+            raise argparse.ArgumentTypeError(f"{text!r} is too large")
         value = base**exp
     elif re.fullmatch(r"\d+", text):
         value = int(text)
     else:
         raise argparse.ArgumentTypeError(
-            f"--n: expected an integer such as 16777216 or 2**24, got {text!r}"
+            f"expected an integer such as 16777216 or 2**24, got {text!r}"
         )
     if not 1 <= value <= 2**34:
-        raise argparse.ArgumentTypeError(f"--n: must be between 1 and 2**34, got {value}")
+        raise argparse.ArgumentTypeError(f"must be between 1 and 2**34, got {value}")
     return value
+
+
+def _parse_sizes(text: str) -> tuple[int, ...]:
+    """Parse a comma-separated list of element counts (see :func:`_parse_n`).
+
+    Returns the distinct sizes in ascending order, e.g. ``"2**20, 2**16"`` ->
+    ``(65536, 1048576)``.
+    """
+    items = text.split(",")
+    if any(not item.strip() for item in items):
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list such as 2**16,2**20, got {text!r}")
+    return tuple(sorted({_parse_n(item) for item in items}))
+
+
+def n_label(n: int) -> str:
+    """``2**k`` for a power of two from 2 on, else the decimal number."""
+    return f"2**{n.bit_length() - 1}" if n >= 2 and n & (n - 1) == 0 else str(n)
 
 
 def parse_args(argv: Sequence[str] | None) -> Settings:
@@ -149,8 +214,9 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         prog="benchmarks/run.py",
         description="Benchmark jelu against jax.nn, PyTorch and the memory-bound floor.",
     )
-    parser.add_argument("--n", type=_parse_n, default=None,
-                        help="elements per elementwise call (default 2**24; 2**14 with --quick)")
+    parser.add_argument("--n", type=_parse_sizes, default=None,
+                        help="comma-separated elements per elementwise call, each an integer or 2**k "
+                             "(default 2**16,2**20,2**22,2**24; 2**14 with --quick)")
     parser.add_argument("--repeats", type=positive_int, default=None,
                         help="interleaved repeats of the elementwise calls (default 30; 2 with --quick)")
     parser.add_argument("--mlp-repeats", type=positive_int, default=None,
@@ -164,6 +230,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     parser.add_argument("--no-trainer", action="store_true",
                         help="skip the examples/train.py default-model row")
+    parser.add_argument(PINNED_CHILD_FLAG, type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     out: Path = args.out
@@ -178,7 +245,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
 
     quick = bool(args.quick)
     return Settings(
-        n=args.n if args.n is not None else (2**14 if quick else 2**24),
+        sizes=args.n if args.n is not None else (QUICK_SIZES if quick else DEFAULT_SIZES),
         repeats=args.repeats if args.repeats is not None else (2 if quick else 30),
         mlp_repeats=args.mlp_repeats if args.mlp_repeats is not None else (2 if quick else 8),
         out=out,
@@ -187,6 +254,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         torch=not args.no_torch,
         trainer=not args.no_trainer,
         mlp=QUICK_MLP if quick else FULL_MLP,
+        pinned_child=args.pinned_trainer_child,
     )
 
 
@@ -272,7 +340,8 @@ def environment(settings: Settings, argv: Sequence[str], torch: Any) -> dict[str
             "torch": torch.__version__ if torch is not None else None,
             "jelu": jelu.__version__,
         },
-        "n": settings.n,
+        "sizes": list(settings.sizes),
+        "residual_n": max(settings.sizes),
         "dtypes": list(DTYPES),
         "repeats": settings.repeats,
         "mlp_repeats": settings.mlp_repeats,
@@ -285,12 +354,14 @@ def environment(settings: Settings, argv: Sequence[str], torch: Any) -> dict[str
 # --------------------------------------------------------------------------
 
 
-CELU_ALPHA = 0.5  # celu with alpha = 1 is elu: a non-trivial alpha measures celu's own path
+def _with_alpha(f: Callable[..., Any], alpha: float | None) -> Callable[[Any], Any]:
+    return f if alpha is None else (lambda x: f(x, alpha))
 
 
 def _jax_fn(impl: str, name: str) -> Callable[[jax.Array], jax.Array]:
-    f = getattr(jelu if impl == "jelu" else jax.nn, name)
-    return (lambda x: f(x, CELU_ALPHA)) if name == "celu" else f
+    """The row ``name`` of :data:`FUNCTION_SPECS` from jelu or jax.nn, as ``f(x)``."""
+    base, alpha = FUNCTION_SPECS[name]
+    return _with_alpha(getattr(jelu if impl == "jelu" else jax.nn, base), alpha)
 
 
 def _jax_candidates(mode: str, x: jax.Array, g: jax.Array) -> dict[tuple[str, str], Callable[[], Any]]:
@@ -321,8 +392,8 @@ def _torch_candidates(
     gt = torch.from_numpy(g).to(device=device, dtype=tdtype)
     xt_grad = xt.detach().clone().requires_grad_(True)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    funcs = {"elu": torch.nn.functional.elu, "selu": torch.nn.functional.selu,
-             "celu": lambda t: torch.nn.functional.celu(t, alpha=CELU_ALPHA)}
+    funcs = {name: _with_alpha(getattr(torch.nn.functional, base), alpha)
+             for name, (base, alpha) in FUNCTION_SPECS.items()}
     thunks: dict[tuple[str, str], Callable[[], Any]] = {}
     for name, f in funcs.items():
         if mode == "fwd":
@@ -341,9 +412,19 @@ def _torch_candidates(
 
 
 def elementwise_benchmark(
+    sizes: Sequence[int], repeats: int, torch: Any, torch_device: str | None
+) -> list[dict[str, Any]]:
+    """Rows of every size in ``sizes``, measured one size at a time."""
+    rows: list[dict[str, Any]] = []
+    for n in sizes:
+        rows += _elementwise_at(n, repeats, torch, torch_device)
+    return rows
+
+
+def _elementwise_at(
     n: int, repeats: int, torch: Any, torch_device: str | None
 ) -> list[dict[str, Any]]:
-    """Time every (dtype, mode, impl, function) in one interleaved round-robin."""
+    """Time every (dtype, mode, impl, function) at size n in one interleaved round-robin."""
     x32 = jax.random.normal(jax.random.key(0), (n,), jnp.float32)
     g32 = jax.random.normal(jax.random.key(1), (n,), jnp.float32)
     x_host, g_host = np.asarray(x32), np.asarray(g32)  # float32, for PyTorch
@@ -368,6 +449,7 @@ def elementwise_benchmark(
         copy_bandwidth = ARRAYS_MOVED["fwd"] * n * itemsize / copy_t
         ref = medians.get((dtype, mode, "jax.nn", name))
         rows.append({
+            "n": n,
             "dtype": dtype,
             "mode": mode,
             "impl": impl,
@@ -381,6 +463,19 @@ def elementwise_benchmark(
             "fraction_of_copy_bandwidth": nbytes / t / copy_bandwidth,
         })
     return rows
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (dtype, mode, function): the largest jelu/jax.nn ratio over the sizes, and its n."""
+    worst: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        if r["impl"] != "jelu" or r["ratio_to_jax_nn"] is None:
+            continue
+        key = (r["dtype"], r["mode"], r["function"])
+        if key not in worst or r["ratio_to_jax_nn"] > worst[key]["max_ratio_to_jax_nn"]:
+            worst[key] = {"dtype": r["dtype"], "mode": r["mode"], "function": r["function"],
+                          "max_ratio_to_jax_nn": r["ratio_to_jax_nn"], "n": r["n"]}
+    return [worst[(d, m, f)] for d in DTYPES for m in MODES for f in FUNCTIONS if (d, m, f) in worst]
 
 
 # --------------------------------------------------------------------------
@@ -410,6 +505,7 @@ def residual_benchmark(n: int) -> list[dict[str, Any]]:
                 arrays = residual_arrays(_jax_fn(impl, name), n, dtype)
                 nbytes = sum(math.prod(a.shape) * a.dtype.itemsize for a in arrays)
                 rows.append({
+                    "n": n,
                     "dtype": dtype,
                     "impl": impl,
                     "function": name,
@@ -509,6 +605,64 @@ def _build_trainer_steps(train: Any, data: Any, cli: Any) -> tuple[dict[str, Cal
                             f"{TRAINER_STEPS_PER_SAMPLE} steps (value_and_grad + optimizer update)"}
 
 
+def _trainer_times(medians: dict[str, float]) -> dict[str, Any]:
+    """Per-step times of the trainer thunks (sample medians / steps) and their ratio to relu."""
+    per_step = {name: medians[f"trainer:{name}"] / TRAINER_STEPS_PER_SAMPLE for name in TRAINER_ACTIVATIONS}
+    return {"step_time_s": per_step,
+            "ratio_to_relu_time": {name: t / per_step["relu"] for name, t in per_step.items()}}
+
+
+def pinned_trainer_child(repeats: int) -> int:
+    """Body of the pinned child: time the trainer thunks, print one JSON line.
+
+    :func:`_pin_before_jax` has already restricted this process to one CPU.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) != 1:
+        print(f"{PINNED_CHILD_FLAG}: not pinned to one CPU (affinity {cpus})", file=sys.stderr)
+        return 3
+    thunks, info = _trainer_steps()
+    if info["status"] == "ok":
+        samples = interleaved_times(thunks, repeats, seed=1)
+        info = {"status": "ok", "cpu": cpus[0], "cpus": 1,
+                **_trainer_times({key: statistics.median(t) for key, t in samples.items()})}
+    print(json.dumps(info))
+    return 0
+
+
+PINNED_TIMEOUT_S = 1800
+
+
+def pinned_trainer_benchmark(repeats: int) -> dict[str, Any]:
+    """The trainer thunks again, in a child process pinned to one CPU (see the module doc).
+
+    Returns the child's figures with ``"status": "ok"``, or ``"status":
+    "skipped"`` with a note where ``os.sched_setaffinity`` is unavailable or
+    the child fails.
+    """
+    if not (hasattr(os, "sched_setaffinity") and hasattr(os, "sched_getaffinity")):
+        return {"status": "skipped", "note": "os.sched_setaffinity is unavailable on this platform"}
+    cpu = max(os.sched_getaffinity(0))
+    command = [sys.executable, str(Path(__file__).resolve()), PINNED_CHILD_FLAG, str(cpu),
+               "--mlp-repeats", str(repeats), "--no-torch"]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=PINNED_TIMEOUT_S,
+                              cwd=REPO_ROOT, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"status": "skipped", "note": f"pinned child failed: {type(exc).__name__}: {exc}"}
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        why = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        return {"status": "skipped", "note": f"pinned child failed: {why}"}
+    try:
+        result = json.loads(lines[-1])
+    except json.JSONDecodeError:
+        return {"status": "skipped", "note": f"pinned child printed no JSON: {lines[-1][:200]}"}
+    if result.get("status") != "ok":
+        return {"status": "skipped", "note": f"pinned child: {result.get('note', 'no figures')}"}
+    return result
+
+
 def mlp_benchmark(
     cfg: MlpConfig, repeats: int, include_trainer: bool
 ) -> dict[str, Any]:
@@ -531,6 +685,9 @@ def mlp_benchmark(
 
     samples = interleaved_times(thunks, repeats, seed=1)
     medians = {key: statistics.median(times) for key, times in samples.items()}
+    if trainer["status"] == "ok":
+        trainer |= {"cpus": _cpus_available(), **_trainer_times(medians)}
+        trainer["pinned"] = pinned_trainer_benchmark(repeats)
     relu_t, relu_temp = medians["jax.nn.relu"], temp["jax.nn.relu"]
     rows = []
     for name in MLP_ACTIVATIONS:
@@ -542,10 +699,6 @@ def mlp_benchmark(
             "ratio_to_relu_temp": (temp[name] / relu_temp
                                    if temp[name] is not None and relu_temp else None),
         })
-    if trainer["status"] == "ok":
-        per_step = {name: medians[f"trainer:{name}"] / TRAINER_STEPS_PER_SAMPLE for name in TRAINER_ACTIVATIONS}
-        trainer["step_time_s"] = per_step
-        trainer["ratio_to_relu_time"] = {name: t / per_step["relu"] for name, t in per_step.items()}
     return {"config": vars(cfg) | {"dtype": "float32", "loss": "mean softmax cross-entropy",
                                    "step": "jax.jit(jax.value_and_grad(loss))"},
             "rows": rows, "trainer": trainer}
@@ -568,56 +721,89 @@ def _mib(b: int | None) -> str:
     return "-" if b is None else f"{b / 2**20:.1f}"
 
 
-def _residual_cell(row: dict[str, Any], n: int) -> str:
+def _residual_cell(row: dict[str, Any]) -> str:
     """E.g. ``4: 2 bool[n] + 2 float32[n] (10 B/elem)``."""
     kinds: dict[str, int] = {}
     for spec in row["arrays"]:
-        kind = spec.replace(f"[{n}]", "[n]")
+        kind = spec.replace(f"[{row['n']}]", "[n]")
         kinds[kind] = kinds.get(kind, 0) + 1
     parts = " + ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
     return f"{row['count']}: {parts} ({row['bytes_per_element']:.4g} B/elem)"
+
+
+#: Why the pinned trainer column exists (shown under the trainer table).
+PINNED_NOTE = (
+    "Why a pinned column: XLA's CPU backend (ParallelTaskAssigner, "
+    "xla/service/cpu/parallel_task_assignment.cc) splits a loop fusion across its thread pool "
+    "when its HLO cost model counts the fusion compute-bound (more flop-ops than bytes per "
+    "element; transcendentals such as jax.nn.elu's expm1 do not count as flops) and the "
+    "estimated cost (flops + 10 bytes) x n exceeds 100,000 per partition. jelu's kernel is "
+    "~45 arithmetic ops per element, so a 64x128 activation is split in two, which pays only "
+    "if the second core is free (jax.nn.elu's fusion, counted memory-bound, is not split). "
+    "The all-CPU column shows that split under this machine's load at the time; pinned to "
+    "one CPU, every fusion runs on one thread, as on a machine whose other cores are busy."
+)
 
 
 def markdown(result: dict[str, Any]) -> str:
     """Render the result as markdown tables with the machine they came from."""
     meta = result["meta"]
     v = meta["versions"]
+    sizes = meta["sizes"]
+    size_list = ", ".join(n_label(n) for n in sizes)
     lines = [
         f"Machine: {meta['device_kind']} ({meta['platform']}), CPU {meta['cpu_model']}, "
         f"{meta['cpus_available']} CPUs; jax {v['jax']}, jaxlib {v['jaxlib']}, numpy {v['numpy']}, "
         f"torch {v['torch'] or 'absent'}, jelu {v['jelu']}; {meta['date']}.",
-        f"Command: `{meta['command']}` (n = {meta['n']}, {meta['repeats']} interleaved repeats, "
-        f"median; MLP {meta['mlp_repeats']} repeats).",
+        f"Command: `{meta['command']}` (n = {size_list}; {meta['repeats']} interleaved repeats "
+        f"per n, median; MLP {meta['mlp_repeats']} repeats).",
+        "",
+        f"Summary: worst (largest) jelu/jax.nn median-time ratio over n = {size_list}, "
+        "with the n where it occurred; below 1.00x jelu is faster at every n.",
+        "",
+        "| dtype | pass | " + " | ".join(FUNCTIONS) + " |",
+        "|---|---|" + "--:|" * len(FUNCTIONS),
+    ]
+    worst = {(r["dtype"], r["mode"], r["function"]): r for r in result["summary"]}
+    for dtype in DTYPES:
+        for mode in MODES:
+            cells = [f"{_x(worst[key]['max_ratio_to_jax_nn'])} (n = {n_label(worst[key]['n'])})"
+                     if (key := (dtype, mode, name)) in worst else "-" for name in FUNCTIONS]
+            lines.append(f"| {dtype} | {mode} | " + " | ".join(cells) + " |")
+    lines += [
         "",
         "Elementwise: median ms; `/floor` = time / the jitted `x * 2` (fwd) or `x * g` (fwd+bwd) "
         "floor; `%copy` = jelu's achieved bandwidth as a fraction of the `x * 2` copy bandwidth.",
         "",
-        "| dtype | pass | fn | floor ms | jelu ms | jax.nn ms | torch ms | jelu/floor | jax.nn/floor "
+        "| dtype | pass | n | fn | floor ms | jelu ms | jax.nn ms | torch ms | jelu/floor | jax.nn/floor "
         "| torch/floor | jelu/jax.nn | torch/jax.nn | jelu %copy |",
-        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
-    index = {(r["dtype"], r["mode"], r["impl"], r["function"]): r for r in result["elementwise"]}
+    index = {(r["n"], r["dtype"], r["mode"], r["impl"], r["function"]): r for r in result["elementwise"]}
     for dtype in DTYPES:
         for mode in MODES:
-            floor = index[(dtype, mode, "floor", "x*2" if mode == "fwd" else "x*g")]
-            for name in FUNCTIONS:
-                row = {impl: index.get((dtype, mode, impl, name)) for impl in IMPLS[1:]}
-                get = lambda impl, key: row[impl][key] if row[impl] else None  # noqa: E731
-                frac = get("jelu", "fraction_of_copy_bandwidth")
-                lines.append(
-                    f"| {dtype} | {mode} | {name} | {_ms(floor['time_s'])} | {_ms(get('jelu', 'time_s'))} "
-                    f"| {_ms(get('jax.nn', 'time_s'))} | {_ms(get('torch', 'time_s'))} "
-                    f"| {_x(get('jelu', 'ratio_to_floor'))} | {_x(get('jax.nn', 'ratio_to_floor'))} "
-                    f"| {_x(get('torch', 'ratio_to_floor'))} | {_x(get('jelu', 'ratio_to_jax_nn'))} "
-                    f"| {_x(get('torch', 'ratio_to_jax_nn'))} | {'-' if frac is None else f'{frac:.0%}'} |"
-                )
+            for n in sizes:
+                floor = index[(n, dtype, mode, "floor", "x*2" if mode == "fwd" else "x*g")]
+                for name in FUNCTIONS:
+                    row = {impl: index.get((n, dtype, mode, impl, name)) for impl in IMPLS[1:]}
+                    get = lambda impl, key: row[impl][key] if row[impl] else None  # noqa: E731
+                    frac = get("jelu", "fraction_of_copy_bandwidth")
+                    lines.append(
+                        f"| {dtype} | {mode} | {n_label(n)} | {name} | {_ms(floor['time_s'])} "
+                        f"| {_ms(get('jelu', 'time_s'))} "
+                        f"| {_ms(get('jax.nn', 'time_s'))} | {_ms(get('torch', 'time_s'))} "
+                        f"| {_x(get('jelu', 'ratio_to_floor'))} | {_x(get('jax.nn', 'ratio_to_floor'))} "
+                        f"| {_x(get('torch', 'ratio_to_floor'))} | {_x(get('jelu', 'ratio_to_jax_nn'))} "
+                        f"| {_x(get('torch', 'ratio_to_jax_nn'))} | {'-' if frac is None else f'{frac:.0%}'} |"
+                    )
     lines += [
         "",
         "fwd+bwd: JAX = `jax.jit(lambda x, g: jax.vjp(f, x)[1](g)[0])` (gradient only); "
         "PyTorch = autograd forward + `torch.autograd.grad` (also writes the forward output).",
         "",
         "Residuals kept for the reverse pass per call (leaves of the `jax.vjp(f, x)` closure, "
-        "traced with `jax.eval_shape`): count: arrays by dtype and shape (bytes per input element).",
+        f"traced with `jax.eval_shape` at n = {n_label(meta['residual_n'])}): count: arrays by dtype "
+        "and shape (bytes per input element).",
         "",
         "| dtype | fn | jelu | jax.nn |",
         "|---|---|---|---|",
@@ -625,7 +811,7 @@ def markdown(result: dict[str, Any]) -> str:
     res = {(r["dtype"], r["impl"], r["function"]): r for r in result["residuals"]}
     for dtype in DTYPES:
         for name in FUNCTIONS:
-            cells = [_residual_cell(res[(dtype, impl, name)], meta["n"]) for impl in ("jelu", "jax.nn")]
+            cells = [_residual_cell(res[(dtype, impl, name)]) for impl in ("jelu", "jax.nn")]
             lines.append(f"| {dtype} | {name} | {cells[0]} | {cells[1]} |")
     mlp = result["mlp"]
     cfg = mlp["config"]
@@ -640,37 +826,63 @@ def markdown(result: dict[str, Any]) -> str:
     for r in mlp["rows"]:
         lines.append(f"| {r['activation']} | {_ms(r['time_s'])} | {_x(r['ratio_to_relu_time'])} "
                      f"| {_mib(r['temp_bytes'])} | {_x(r['ratio_to_relu_temp'])} |")
-    trainer = mlp["trainer"]
-    if trainer["status"] == "ok":
-        lines += ["", f"examples/train.py default model ({trainer['description']}), one train step in the scanned loop "
-                  f"(gradient + optimizer update; medians of {trainer['steps_per_sample']}-step samples):", "",
-                  "| activation | step µs | x relu time |", "|---|--:|--:|"]
-        for name in trainer["activations"]:
-            lines.append(f"| {name} | {trainer['step_time_s'][name] * 1e6:.0f} "
-                         f"| {_x(trainer['ratio_to_relu_time'][name])} |")
-    else:
-        lines.append(f"\nTrainer default model: skipped ({trainer['note']}).")
+    lines += _trainer_markdown(mlp["trainer"])
     lines += ["", *(f"- {note}" for note in result["notes"])]
     return "\n".join(lines) + "\n"
+
+
+def _trainer_markdown(trainer: dict[str, Any]) -> list[str]:
+    """The examples/train.py rows: all CPUs and pinned to one CPU, side by side."""
+    if trainer["status"] != "ok":
+        return [f"\nTrainer default model: skipped ({trainer['note']})."]
+    pinned = trainer["pinned"]
+    all_cpus = f"{trainer['cpus']} CPU{'s' if trainer['cpus'] != 1 else ''}"
+    lines = ["", f"examples/train.py default model ({trainer['description']}), one train step in the "
+             f"scanned loop (gradient + optimizer update; medians of {trainer['steps_per_sample']}-step "
+             "samples):", "",
+             f"| activation | {all_cpus}: step µs | {all_cpus}: x relu time "
+             "| 1 CPU (pinned): step µs | 1 CPU (pinned): x relu time |",
+             "|---|--:|--:|--:|--:|"]
+    for name in trainer["activations"]:
+        if pinned["status"] == "ok":
+            pinned_cells = (f"{pinned['step_time_s'][name] * 1e6:.0f}",
+                            _x(pinned["ratio_to_relu_time"][name]))
+        else:
+            pinned_cells = ("-", "-")
+        lines.append(f"| {name} | {trainer['step_time_s'][name] * 1e6:.0f} "
+                     f"| {_x(trainer['ratio_to_relu_time'][name])} | {pinned_cells[0]} | {pinned_cells[1]} |")
+    lines.append("")
+    if pinned["status"] == "ok":
+        lines.append(f"1 CPU (pinned): the same steps in a child process pinned to CPU {pinned['cpu']} "
+                     "with `os.sched_setaffinity` before it imported jax. " + PINNED_NOTE)
+    else:
+        lines.append(f"1 CPU (pinned): skipped ({pinned['note']}).")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run all benchmarks, print the markdown report, write JSON and markdown."""
     argv = list(sys.argv[1:] if argv is None else argv)
     settings = parse_args(argv)
+    if settings.pinned_child is not None:
+        return pinned_trainer_child(settings.mlp_repeats)
     start = time.perf_counter()
     torch, torch_device, torch_note = (None, None, "PyTorch disabled with --no-torch")
     if settings.torch:
         torch, torch_device, torch_note = _import_torch(jax.default_backend())
     result: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "meta": environment(settings, argv, torch)}
-    result["elementwise"] = elementwise_benchmark(settings.n, settings.repeats, torch, torch_device)
-    result["residuals"] = residual_benchmark(settings.n)
+    result["elementwise"] = elementwise_benchmark(settings.sizes, settings.repeats, torch, torch_device)
+    result["summary"] = summarize(result["elementwise"])
+    result["residuals"] = residual_benchmark(max(settings.sizes))
     result["mlp"] = mlp_benchmark(settings.mlp, settings.mlp_repeats, settings.trainer)
     result["notes"] = [
         torch_note,
         "Times are medians over interleaved repeats (shuffled round-robin, blocking on each "
-        "result); compilation and warm-up calls excluded. Compare ratios within one run only.",
-        "Inputs: x, g ~ N(0, 1) drawn in float32 (then cast), so about half of x is negative; celu with alpha = 0.5.",
+        "result); compilation and warm-up calls excluded. Each n is its own round-robin: compare "
+        "ratios within one n of one run only.",
+        "Inputs: x, g ~ N(0, 1) drawn in float32 (then cast), so about half of x is negative; "
+        "celu with alpha = 0.5 (a power of two: jelu's cheaper exact path) and celu(0.3) "
+        "(alpha = 0.3: jelu's general path).",
         "Bandwidth = minimal bytes (fwd: read x + write y; fwd+bwd: read x, g + write dx) / time.",
     ]
     if settings.quick:
