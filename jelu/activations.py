@@ -568,6 +568,8 @@ def _expm1_times(parts: _Parts, c: _Scale | None, dtype) -> Array:
     """
     if _is_pow2(c):  # alpha = 2^e: the default path's bits, scaled exactly
         return _ldexp(parts.expm1_fast(), None, c.e).astype(dtype)
+    if c is not None and isinstance(c.e, int) and c.hi == 0:  # alpha = 0: -0 for every x < 0, as 0 * expm1(x)
+        return (parts.expm1_fast() * np.asarray(0, parts.r.dtype)).astype(dtype)
     unit = parts.expm1_fast().astype(dtype)
     if c is None:
         return unit
@@ -674,7 +676,9 @@ def _elu_jvp(primals, tangents):
     pos = x > 0
     em1 = e = None
     if alpha is not None and not _is_zero(alpha_dot):
-        em1, e = _elu(x, None)  # expm1(x) and exp(x) for x <= 0
+        # expm1(x) and exp(x) for x <= 0, in the compute dtype: a 16-bit output's
+        # tangent is rounded once, and the cotangent of alpha sums in float32.
+        em1, e = _elu(x.astype(_compute_dtype(x.dtype)), None)
         em1, e = jnp.where(pos, 0, em1), jnp.where(pos, 0, e)
     return (f, g), (
         _tangent(f, (g, x_dot), (em1, alpha_dot)),
@@ -809,12 +813,13 @@ def _g_series(u: Array, u_lo: Array, square: _Scale) -> tuple[Array, Array]:
 
 @jax.custom_jvp
 def _celu(x: Array, alpha: Array) -> tuple[Array, ...]:
-    """CELU and its derivatives, all in x's dtype, with ``u = x / alpha``:
+    """CELU and its derivatives, with ``u = x / alpha``:
 
     ``(f, f', f'', d f / d alpha, d^2 f / d alpha^2)`` =
     ``(alpha expm1(u), exp(u), exp(u) / alpha, exp(u)(1 - u) - 1, u^2 exp(u) / alpha)``
-    for ``x <= 0``, and ``(x, 1, 0, 0, 0)`` for ``x > 0``. A traced alpha that
-    is not finite and positive gives NaN for ``x <= 0``.
+    for ``x <= 0``, and ``(x, 1, 0, 0, 0)`` for ``x > 0``; the first three in
+    x's dtype, the derivatives in alpha in the compute dtype. A traced alpha
+    that is not finite and positive gives NaN for ``x <= 0``.
     """
     dt = x.dtype
     ct = _compute_dtype(dt)
@@ -839,9 +844,11 @@ def _celu(x: Array, alpha: Array) -> tuple[Array, ...]:
     square = _square((u, u_lo))
     by_series = _g_series(u, u_lo, square)
     small = jnp.abs(u) <= np.asarray(_SERIES_BELOW, ct)
-    da = _scaled(tuple(jnp.where(small, s, p) for s, p in zip(by_series, by_parts)), None, None, dt, -64)
+    # The alpha derivatives stay in the compute dtype (float32 for 16-bit x): the
+    # cotangent of alpha is a sum over elements, and it sums in float32.
+    da = _scaled(tuple(jnp.where(small, s, p) for s, p in zip(by_series, by_parts)), None, None, ct, -64)
     # d^2 f / d alpha^2 = u^2 exp(u) / alpha.
-    daa = _scaled(_dw_mul(e_dw, square), inv, parts.k, dt, square.e, parts.k_lo)
+    daa = _scaled(_dw_mul(e_dw, square), inv, parts.k, ct, square.e, parts.k_lo)
 
     pos = x > 0
     a = _alpha_array(alpha, ct)
@@ -853,7 +860,7 @@ def _celu(x: Array, alpha: Array) -> tuple[Array, ...]:
     value = jnp.where(tiny_u, x, value)
 
     def sel(on_pos, v):
-        return jnp.where(pos, np.asarray(on_pos, dt), jnp.where(bad, nan, v))
+        return jnp.where(pos, np.asarray(on_pos, v.dtype), jnp.where(bad, np.asarray(np.nan, v.dtype), v))
 
     return jnp.where(pos, x, jnp.where(bad, nan, value)), sel(1, deriv), sel(0, deriv2), sel(0, da), sel(0, daa)
 
