@@ -1,6 +1,7 @@
-"""jelu: exact, fast, memory-lean exponential linear units for JAX."""
+"""jelu: ELU, SELU and CELU for JAX, accurate to 1 ULP (correctly rounded in
+16-bit for the default alphas), with one residual in reverse mode."""
 
 from jelu.activations import celu, elu, selu
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["elu", "selu", "celu", "__version__"]
