@@ -1,7 +1,7 @@
 # Copyright 2026 The jelu Authors. Licensed under the Apache License 2.0.
-"""ELU, SELU and CELU as exact, memory-lean ``jax.custom_jvp`` functions.
+"""ELU, SELU and CELU as accurate, memory-lean ``jax.custom_jvp`` functions.
 
-Everything that makes jelu exact lives in this file, top to bottom:
+Everything that makes jelu accurate lives in this file, top to bottom:
 
 1. Bit-level and double-word helpers. A double word is an unevaluated sum
    ``hi + lo`` of two floats of the compute dtype (float32 for 16- and 32-bit
@@ -32,33 +32,27 @@ cleared through an integer ``and``, which no compiler can fuse across). The
 result is bit-identical jitted or not, fused or not, on every backend that
 rounds IEEE operations correctly.
 
-Accuracy (measured in ``tests/test_numerics.py`` and ``benchmarks/accuracy.py``):
-values and first and second derivatives within 1 ULP in float32 and float64,
-correctly rounded for bfloat16 and float16 (every input, round-to-odd before
-the final conversion). Error budgets, relative to the result, per path:
+Accuracy, and how each statement is established (the README's claims table):
 
-* float32 (float32 inputs): the reduction ``u = k ln2 + r`` is exact up to
-  ``k ln2_lo``, whose rounding is carried in ``r_err`` (below 2**-48 of r);
-  the polynomial's coefficients 2**-29.1 (``benchmarks/fit_poly.py``);
-  evaluating the tail ``r^2 (1/2 + r q(r))`` in float32, about 2**-26.5 of
-  expm1(r); the reconstruction ``2^k (1 + r + tail) - 1`` by Fast2Sum
-  (error-free) or, for alpha = 1, ``expm1_fast`` (one exact product, two
-  sums: 0.8 ULP in all); products by ``alpha`` or a constant within 2**-33
-  (``_dw_mul``). About 2**-26 before the final rounding, which adds 2**-24
-  (half an ULP): within 1 ULP, and correctly rounded unless the true result
-  lies within about 2**-26 of a midpoint between two floats (0.03-0.34% of
-  inputs, ``benchmarks/sweep.py``).
-* bfloat16 and float16 inputs: the float32 path above, always as a double word
-  ``hi + lo`` (``expm1`` by Fast2Sum, never ``expm1_fast``), so the same
-  2**-26. ``_round`` rounds ``hi`` to odd with the sign of ``lo``; with 24 >=
-  p + 2 bits (p = 8 or 11) the conversion to 16 bits is then the correct
-  rounding of ``hi + lo`` (Boldo and Melquiond). That is the correct rounding
-  of the true result unless it lies within 2**-26 of a 16-bit midpoint: an
-  error analysis cannot exclude that, the enumeration of every 16-bit input
-  does (``tests/test_numerics.py``, ``tests/test_extreme_alpha.py``).
-* float64 inputs: the same steps in float64. Coefficients 2**-59.3
-  (degree 10), the tail about 2**-53.5 of expm1(r), ``_dw_mul`` within 2**-62:
-  about 2**-53 before the final rounding (half an ULP, 2**-53), so within 1 ULP.
+* Derived, for every alpha in ``ALPHA_RANGE``: ``benchmarks/error_budget.py``
+  bounds every rounding of the kernel, term by term, over every reduced
+  argument ``(k, r)`` the kernel can reach, with the polynomial's error
+  bounded by interval arithmetic (``benchmarks/fit_poly.py``). Values and first
+  and second derivatives are within 1 ULP of the correctly rounded result in
+  float32 and float64 (fractional errors below 1.5 ULP; the largest, about
+  1.16 ULP, is ``expm1_fast``'s, where ``r + tail`` is rounded before its
+  power-of-two scaling). 16-bit outputs are the float32 result rounded once
+  more: within 1 ULP (0.5 + B32 2^(p - 24) ULP for a p-bit significand).
+* Enumerated, by commands whose reports are committed: every bfloat16 and
+  float16 input of elu, selu and celu with the default alpha correctly
+  rounded, value, f' and f'' (``benchmarks/accuracy.py``; two float16 inputs of
+  selu's f', where the float32 result is a float16 midpoint, are patched:
+  ``_SELU_DERIV_F16``); every float32 x <= 0 of elu and celu with alpha 1, 2
+  and 0.3 and of selu within 1 ULP (``benchmarks/sweep.py --sign negative``),
+  and selu's lambda x for every x > 0.
+
+Tiny x: where ``r^2 / 2`` underflows (|x| < 2^-63 in float32) the kernel's
+result is ``c x`` rounded once, within 1 ULP of ``c x (1 + x / 2)``.
 
 Constants, in hex where their bits matter (the rest are exact small integers
 or powers of two): ``ln2_hi``, ``ln2_lo``, ``_INV_LN2`` and the polynomial
@@ -658,12 +652,22 @@ def _elu(x: Array, alpha: Array | None) -> tuple[Array, Array]:
     """``(elu(x, alpha), d elu / dx)``, both in x's dtype; ``alpha=None`` means 1."""
     ct = _compute_dtype(x.dtype)
     c = None if alpha is None else _scale(alpha, ct)
+    traced = c is not None and not isinstance(c.e, int)  # static alphas are finite
+    if traced:
+        # alpha = +-inf as +-2^(2 bias + _UP): every product by it overflows to the limit,
+        # -+inf for x < 0 (subnormal x too) and +-inf for f', instead of inf * 0 = NaN.
+        inf = jnp.isinf(c.hi)
+        m = jnp.where(inf, jnp.sign(c.hi), c.hi)
+        c = c._replace(hi=m, parts=_split(m), e=jnp.where(inf, 2 * _fmt(ct).bias + _UP, c.e))
     lowest = None if c is None else _elu_lowest(c, ct)
     parts = _reduce(x.astype(ct), lowest=lowest)
     value = _expm1_times(parts, c, x.dtype)
     deriv = _exp_times(parts, c, x.dtype)
     # f(+-0) = +-0 (x itself), as IEEE expm1 gives; f'(0) takes the x <= 0 side.
-    return jnp.where(x >= 0, x, value), jnp.where(x > 0, np.asarray(1, x.dtype), deriv)
+    value, deriv = jnp.where(x >= 0, x, value), jnp.where(x > 0, np.asarray(1, x.dtype), deriv)
+    if traced:  # f'(-inf) = alpha exp(-inf) = +-0 for every alpha (the clamp makes it +-inf for +-inf)
+        deriv = jnp.where(x == -np.inf, (c.hi * 0).astype(x.dtype), deriv)
+    return value, deriv
 
 
 @_elu.defjvp
@@ -915,73 +919,173 @@ def _weak(out: Array, weak: bool) -> Array:
     return _convert_element_type(out, out.dtype, weak_type=True)
 
 
-def _as_float(x: Array) -> tuple[Array, bool]:
-    """``x`` (already a JAX array) in a float dtype, and whether jax.nn's result is weak."""
-    if jnp.issubdtype(x.dtype, jnp.floating):
-        return x, bool(getattr(x, "weak_type", False) or getattr(getattr(x, "aval", None), "weak_type", False))
-    return x.astype(jnp.result_type(float)), True  # ints and bools: the default float, weak
+def _result_type(x: Array, alpha: Any, atype: Any) -> tuple[np.dtype, bool]:
+    """The result's dtype and weak type, for ``x`` traced inside the jitted call.
+
+    jax.nn's: the promotion of x, alpha and a Python float (jax.nn.elu computes
+    ``alpha * expm1(where(x > 0, 0., x))``), for an integer, bool or weakly typed
+    x. A strongly typed float x keeps its dtype whatever alpha's (a documented
+    difference: jax.nn promotes bfloat16 x with a float32 alpha to float32).
+    ``atype`` is alpha's type where the call does not get alpha as an array (see
+    ``_alpha_type``), else None (the traced alpha carries its own).
+    """
+    if jnp.issubdtype(x.dtype, jnp.floating) and not jax.typeof(x).weak_type:
+        return x.dtype, False
+    dt, weak = jax.dtypes.result_type(x, alpha if atype is None else atype, float, return_weak_type_flag=True)
+    return np.dtype(dt), bool(weak)
 
 
-def _check_x(x: Any, name: str) -> None:
-    if isinstance(x, (jax.Array, np.ndarray)) and (
-        jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)
-    ):
-        return  # the common case, checked cheaply (un-jitted calls pay for every check)
-    if x is None or isinstance(x, (str, bytes)):
+def _alpha_type(alpha: Any) -> Any:
+    """The type jax.nn's promotion sees for a Python or NumPy scalar alpha, which a
+    ``_Static`` (or None, for alpha = 1) does not carry: ``float`` or ``int`` for a
+    weakly typed Python number, else its canonical NumPy dtype (float64 is
+    float32 unless x64 is enabled). Hashable: a static argument of the jitted call."""
+    if isinstance(alpha, (np.ndarray, np.generic)):  # (result_type would warn about float64)
+        return np.dtype(jax.dtypes.canonicalize_dtype(alpha.dtype))
+    dt, weak = jax.dtypes.result_type(alpha, return_weak_type_flag=True)
+    if weak:
+        return float if jnp.issubdtype(dt, jnp.floating) else int
+    return np.dtype(dt)
+
+
+_X_DTYPES = "bfloat16, float16, float32, float64, or an integer or bool dtype (promoted to a float as by jax.nn)"
+
+# The dtypes of x checked cheaply (un-jitted calls pay for every check).
+_COMMON_DTYPES = frozenset(
+    np.dtype(d) for d in (jnp.bfloat16, np.float16, np.float32, np.float64, np.int8, np.int16, np.int32,
+                          np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.bool_)
+)
+_JAX_DTYPES: dict = {}  # dtype -> whether JAX has arrays of it (longdouble, object, str: no)
+
+
+def _jax_dtype(dt: np.dtype) -> bool:
+    ok = _JAX_DTYPES.get(dt)
+    if ok is None:
+        import warnings
+
+        try:
+            with warnings.catch_warnings():  # (float64 without x64: JAX has it, and warns)
+                warnings.simplefilter("ignore")
+                jax.dtypes.result_type(dt)
+            ok = True
+        except (TypeError, ValueError):
+            ok = False
+        _JAX_DTYPES[dt] = ok
+    return ok
+
+
+def _dtype_name(dt: np.dtype) -> str:
+    """``longdouble (float128)``, ``float32``: the NumPy type's name, and the dtype's where they differ."""
+    name = getattr(dt.type, "__name__", str(dt))
+    return name if name == dt.name else f"{name} ({dt.name})"
+
+
+def _jet_traced(v: Any) -> bool:
+    """Whether ``v`` is a jax.experimental.jet tracer (only possible once jet is imported)."""
+    import sys
+
+    jet = sys.modules.get("jax.experimental.jet")
+    return jet is not None and isinstance(v, getattr(jet, "JetTracer", ()))
+
+
+def _jet_error(name: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"jelu.{name}: jax.experimental.jet is not supported (jet ignores custom_jvp rules and cannot "
+        "differentiate jelu's bit-level kernel; it fails on jax.nn.relu too); for Taylor coefficients "
+        "nest jax.jvp (or use jax.jacfwd / jax.hessian), which use jelu's exact derivatives"
+    )
+
+
+def _check_x(x: Any, name: str) -> Any:
+    """Check ``x`` in Python; returns it, an object with ``__jax_array__`` converted."""
+    if isinstance(x, jax.Array):
+        if _jet_traced(x):
+            raise _jet_error(name)
+        dt = x.dtype
+    elif isinstance(x, (np.ndarray, np.generic)):
+        dt = x.dtype
+    elif hasattr(x, "__jax_array__"):  # as jnp functions accept them (jax.nn's jit no longer does)
+        return _check_x(x.__jax_array__(), name)
+    elif x is None or isinstance(x, (str, bytes)):
         raise TypeError(f"jelu.{name}: x must be an array or a number of a real dtype, got {type(x).__name__}")
-    try:
-        dt = np.dtype(jax.dtypes.result_type(x))
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"jelu.{name}: x must be an array or a number of a real dtype, got {type(x).__name__}"
-        ) from None
+    else:
+        try:
+            dt = np.dtype(jax.dtypes.result_type(x))
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"jelu.{name}: x must be an array or a number of a real dtype, got {type(x).__name__}"
+            ) from None
+    if dt in _COMMON_DTYPES:
+        return x
     if jnp.issubdtype(dt, jnp.complexfloating):
         raise TypeError(
-            f"jelu.{name}: complex input (dtype {dt}) is not supported; "
-            "x must be real: bfloat16, float16, float32, float64, or an integer or bool"
+            f"jelu.{name}: complex input (dtype {dt}) is not supported; x must be real: {_X_DTYPES}"
         )
-    if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer) or dt == np.bool_):
-        raise TypeError(f"jelu.{name}: x must have a real floating, integer or bool dtype, got {dt}")
+    if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer)) or not _jax_dtype(dt):
+        raise TypeError(f"jelu.{name}: x of dtype {_dtype_name(dt)} is not supported; x must be {_X_DTYPES}")
+    return x
 
 
 # The alphas the accuracy claims cover (benchmarks/error_budget.py); a Python or
-# NumPy alpha outside them raises ValueError. elu: 0, or |alpha| in the range
-# (either sign); celu: alpha in the range.
+# NumPy alpha outside them raises ValueError. elu: 0, +-inf (the limits), or |alpha|
+# in the range (either sign); celu: alpha in the range.
 ALPHA_RANGE = {"elu": (1e-30, 1e30), "celu": (1e-6, 1e30)}
 
 
 def _alpha_error(name: str, what: str) -> ValueError:
     lo, hi = ALPHA_RANGE[name]
-    valid = f"0 or {lo:g} <= |alpha| <= {hi:g}" if name == "elu" else f"{lo:g} <= alpha <= {hi:g}"
+    valid = f"0, +-inf, or {lo:g} <= |alpha| <= {hi:g}" if name == "elu" else f"{lo:g} <= alpha <= {hi:g}"
     return ValueError(f"jelu.{name}: {what} is outside the supported range; alpha must be {valid}")
 
 
 def _in_range(values: np.ndarray, name: str) -> np.ndarray:
     lo, hi = ALPHA_RANGE[name]
     if name == "elu":
-        return (values == 0) | ((np.abs(values) >= lo) & (np.abs(values) <= hi))
+        return (values == 0) | np.isinf(values) | ((np.abs(values) >= lo) & (np.abs(values) <= hi))
     return (values >= lo) & (values <= hi)
 
 
-def _check_alpha(alpha: Any, x: Any, name: str) -> Any:
-    """Check ``alpha`` in Python: None for the default 1 (the cheapest path), a
-    ``_Static`` for a Python or NumPy scalar, else the array itself."""
+def _alpha_type_error(name: str, what: str) -> TypeError:
+    return TypeError(
+        f"jelu.{name}: alpha {what}; alpha must be a real number (float or integer) or an array of a "
+        "float or integer dtype broadcastable against x"
+    )
+
+
+def _check_alpha(alpha: Any, x: Any, name: str) -> tuple[Any, Any]:
+    """Check ``alpha`` in Python. Returns what the jitted call takes for it, and its type:
+
+    * None for the default 1 (the cheapest path), a ``_Static`` for another
+      Python or NumPy scalar the kernel specializes on (a float, for one it does
+      not, such as +-inf), else the array itself;
+    * for a scalar, the type jax.nn's promotion sees (``_alpha_type``); None for
+      an array, whose type travels with it into the jitted call.
+    """
     if type(alpha) in (float, int):  # the common case, checked cheaply
+        atype = type(alpha)
         if alpha == 1:
-            return None
+            return None, atype
         lo, hi = ALPHA_RANGE[name]
-        if not (lo <= abs(alpha) <= hi and (alpha > 0 or name == "elu")) and not (alpha == 0 and name == "elu"):
-            raise _alpha_error(name, f"alpha={float(alpha)!r}")
-        return _static(alpha)
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.generic, np.ndarray, jax.Array)):
-        if not hasattr(alpha, "__jax_array__"):
-            raise TypeError(
-                f"jelu.{name}: alpha must be a real number or an array broadcastable against x, "
-                f"got {type(alpha).__name__}"
-            )
-    dt = np.dtype(jax.dtypes.result_type(alpha))
-    if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer)):
-        raise TypeError(f"jelu.{name}: alpha must be real (a float or integer), got dtype {dt}")
+        if not (lo <= abs(alpha) <= hi and (alpha > 0 or name == "elu")) and not (
+            name == "elu" and (alpha == 0 or abs(alpha) == math.inf)
+        ):
+            raise _alpha_error(name, f"alpha={alpha!r}")
+        return _static(float(alpha)), atype
+    if isinstance(alpha, jax.Array):
+        if _jet_traced(alpha):
+            raise _jet_error(name)
+    elif not isinstance(alpha, (np.ndarray, np.generic, int, float)):
+        if hasattr(alpha, "__jax_array__"):  # as jnp functions accept them (jax.nn's jit no longer does)
+            return _check_alpha(alpha.__jax_array__(), x, name)
+        raise _alpha_type_error(name, f"of type {type(alpha).__name__} is not supported")
+    try:
+        dt = np.dtype(alpha.dtype if hasattr(alpha, "dtype") else jax.dtypes.result_type(alpha))
+    except (TypeError, ValueError):
+        raise _alpha_type_error(name, f"of type {type(alpha).__name__} is not supported") from None
+    if dt == np.bool_:  # jax.nn treats True as 1; a bool alpha is almost certainly a mistake
+        raise _alpha_type_error(name, "of dtype bool is not supported (pass 1.0 for True)")
+    if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer)) or not _jax_dtype(dt):
+        raise _alpha_type_error(name, f"of dtype {_dtype_name(dt)} is not supported")
     x_shape, a_shape = np.shape(x), np.shape(alpha)
     try:
         jnp.broadcast_shapes(x_shape, a_shape)
@@ -992,7 +1096,7 @@ def _check_alpha(alpha: Any, x: Any, name: str) -> Any:
             f"(e.g. per-channel alpha of shape ({x_shape[-1] if x_shape else 1},))"
         ) from None
     if isinstance(alpha, jax.Array):
-        return alpha  # concrete or traced, never inspected here: that would sync with the device
+        return alpha, None  # concrete or traced, never inspected here: that would sync with the device
     values = np.asarray(alpha, np.float64)
     bad = ~_in_range(values, name)
     if bad.any():
@@ -1002,34 +1106,48 @@ def _check_alpha(alpha: Any, x: Any, name: str) -> Any:
         )
         raise _alpha_error(name, what)
     if values.ndim == 0:
-        return None if values == 1 else _static(float(values))
-    return alpha
+        return (None if values == 1 else _static(float(values))), _alpha_type(alpha)
+    return alpha, None
+
+
+# The kernels, jitted apart from the typing around them (and inlined into it): one
+# trace per x dtype and alpha as the kernel takes it, whatever type alpha came in.
+@jax.jit
+def _elu_value(x: Array, alpha: Array | _Static | None) -> Array:
+    return _elu(x, alpha)[0]
 
 
 @jax.jit
-def _elu_call(x: Array, alpha: Array | None) -> Array:
-    x, weak = _as_float(x)
+def _celu_value(x: Array, alpha: Array | _Static) -> Array:
+    return _celu(x, alpha)[0]
+
+
+@jax.jit(static_argnames="atype")
+def _elu_call(x: Array, alpha: Array | _Static | None, atype: Any) -> Array:
+    dt, weak = _result_type(x, alpha, atype)
+    x = x.astype(dt)
     if alpha is not None and not isinstance(alpha, _Static):
-        alpha = jnp.asarray(alpha).astype(_compute_dtype(x.dtype))
-    return _weak(_elu(x, alpha)[0], weak)
+        alpha = jnp.asarray(alpha).astype(_compute_dtype(dt))
+    return _weak(_elu_value(x, alpha), weak)
 
 
 @jax.jit
 def _selu_call(x: Array) -> Array:
-    x, weak = _as_float(x)
-    return _weak(_selu(x)[0], weak)
+    dt, weak = _result_type(x, None, float)
+    return _weak(_selu(x.astype(dt))[0], weak)
 
 
-@jax.jit
-def _celu_call(x: Array, alpha: Array) -> Array:
-    x, weak = _as_float(x)
+@jax.jit(static_argnames="atype")
+def _celu_call(x: Array, alpha: Array | _Static, atype: Any) -> Array:
+    dt, weak = _result_type(x, alpha, atype)
+    x = x.astype(dt)
     if not isinstance(alpha, _Static):
-        alpha = jnp.asarray(alpha).astype(_compute_dtype(x.dtype))
-    return _weak(_celu(x, alpha)[0], weak)
+        alpha = jnp.asarray(alpha).astype(_compute_dtype(dt))
+    return _weak(_celu_value(x, alpha), weak)
 
 
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
-    r"""Exponential linear unit, exact to the last bit.
+    r"""Exponential linear unit, within 1 ULP, with exact-tailed derivatives.
 
     Computes the element-wise function
 
@@ -1050,21 +1168,31 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
       \end{cases}
 
     A drop-in for :func:`jax.nn.elu`. The value and its first and second
-    derivatives are within 1 ULP (correctly rounded for 16-bit floats), every
+    derivatives are within 1 ULP of the correctly rounded result for every
+    alpha (derived: ``benchmarks/error_budget.py``), and correctly rounded for
+    every bfloat16 and float16 input with alpha = 1 (enumerated:
+    ``benchmarks/accuracy.py``); every
     derivative is free of NaN and inf where the math is finite, the derivative
     keeps its tail ``alpha * exp(x)`` instead of flushing to 0 below x = -17.3
     (float32), and reverse mode keeps one array the size of ``x`` instead of
     four. The bits are the same jitted or not, on every call path.
 
     Args:
-      x: input array. bfloat16, float16, float32 and float64 keep their dtype;
-        integers and bools promote to the default float dtype (weakly typed,
-        as with :func:`jax.nn.elu`).
-      alpha: scalar or array broadcastable against ``x`` (e.g. one alpha per
-        channel); may be traced and differentiated. Default 1.
+      x: input array or number: bfloat16, float16, float32 or float64, or an
+        integer or bool (promoted to a float as by :func:`jax.nn.elu`).
+        Other dtypes (complex, longdouble) raise ``TypeError``.
+      alpha: float or integer scalar, or array broadcastable against ``x``
+        (e.g. one alpha per channel); may be traced and differentiated, and
+        is used at float32 precision (float64 for float64 ``x``). A Python or
+        NumPy alpha must be 0, +-inf (the limits: ``-inf`` for x < 0 and
+        ``x`` for x >= 0 with alpha = +inf) or have ``1e-30 <= |alpha| <=
+        1e30``, else ``ValueError``; a bool raises ``TypeError``. Default 1.
 
     Returns:
-      An array of ``x``'s dtype and the broadcast shape of ``x`` and ``alpha``.
+      An array of the broadcast shape of ``x`` and ``alpha``, with
+      :func:`jax.nn.elu`'s dtype and weak type, except that a strongly typed
+      float ``x`` keeps its dtype whatever alpha's (jax.nn promotes bfloat16
+      with a float32 alpha to float32).
 
     Examples:
       >>> import jax, jax.numpy as jnp, jelu
@@ -1077,12 +1205,12 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
       Clevert, Unterthiner, Hochreiter, "Fast and Accurate Deep Network Learning
       by Exponential Linear Units (ELUs)", ICLR 2016. https://arxiv.org/abs/1511.07289
     """
-    _check_x(x, "elu")
-    return _elu_call(x, _check_alpha(alpha, x, "elu"))
+    x = _check_x(x, "elu")
+    return _elu_call(x, *_check_alpha(alpha, x, "elu"))
 
 
 def selu(x: ArrayLike) -> Array:
-    r"""Scaled exponential linear unit, exact to the last bit.
+    r"""Scaled exponential linear unit, within 1 ULP, with exact-tailed derivatives.
 
     Computes the element-wise function
 
@@ -1105,10 +1233,11 @@ def selu(x: ArrayLike) -> Array:
     underflow before the true derivative does.
 
     Args:
-      x: input array; bfloat16, float16, float32 and float64 keep their dtype.
+      x: input array or number: bfloat16, float16, float32 or float64, or an
+        integer or bool (promoted to a float as by :func:`jax.nn.selu`).
 
     Returns:
-      An array of ``x``'s shape and dtype.
+      An array of ``x``'s shape, with :func:`jax.nn.selu`'s dtype and weak type.
 
     Examples:
       >>> import jax.numpy as jnp, jelu
@@ -1119,12 +1248,11 @@ def selu(x: ArrayLike) -> Array:
       Klambauer, Unterthiner, Mayr, Hochreiter, "Self-Normalizing Neural
       Networks", NeurIPS 2017. https://arxiv.org/abs/1706.02515
     """
-    _check_x(x, "selu")
-    return _selu_call(x)
+    return _selu_call(_check_x(x, "selu"))
 
 
 def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
-    r"""Continuously-differentiable exponential linear unit, exact to the last bit.
+    r"""Continuously-differentiable exponential linear unit, within 1 ULP.
 
     Computes the element-wise function
 
@@ -1147,15 +1275,19 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     for any alpha, not only powers of two.
 
     Args:
-      x: input array; bfloat16, float16, float32 and float64 keep their dtype.
-      alpha: scalar or array broadcastable against ``x``, > 0. A Python or
-        NumPy alpha that is 0, negative or not finite raises ``ValueError``
-        (also under ``jax.jit``); a JAX array alpha is not inspected, and where
-        it is not finite and positive the result is NaN for ``x <= 0``.
-        Default 1.
+      x: input array or number: bfloat16, float16, float32 or float64, or an
+        integer or bool (promoted to a float as by :func:`jax.nn.celu`).
+      alpha: float or integer scalar, or array broadcastable against ``x``,
+        used at float32 precision (float64 for float64 ``x``). A Python or
+        NumPy alpha outside ``1e-6 <= alpha <= 1e30`` (0, negative, inf, NaN)
+        raises ``ValueError``, also under ``jax.jit``; a bool raises
+        ``TypeError``. A JAX array alpha is not inspected: where it is not
+        finite and positive the result is NaN for ``x <= 0``. Default 1.
 
     Returns:
-      An array of ``x``'s dtype and the broadcast shape of ``x`` and ``alpha``.
+      An array of the broadcast shape of ``x`` and ``alpha``, with
+      :func:`jax.nn.celu`'s dtype and weak type, except that a strongly typed
+      float ``x`` keeps its dtype whatever alpha's.
 
     Examples:
       >>> import jax.numpy as jnp, jelu
@@ -1166,8 +1298,8 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
       Barron, "Continuously Differentiable Exponential Linear Units", 2017.
       https://arxiv.org/abs/1704.07483
     """
-    _check_x(x, "celu")
-    alpha = _check_alpha(alpha, x, "celu")
+    x = _check_x(x, "celu")
+    alpha, atype = _check_alpha(alpha, x, "celu")
     if alpha is None:  # celu(x, 1) is elu(x, 1), derivatives included
-        return _elu_call(x, None)
-    return _celu_call(x, alpha)
+        return _elu_call(x, None, atype)
+    return _celu_call(x, alpha, atype)

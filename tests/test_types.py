@@ -13,8 +13,9 @@
   call neither traces nor compiles.
 * With a learnable alpha, reverse mode keeps at most
   MAX_X_SIZED_RESIDUALS_WITH_ALPHA arrays the size of x.
-* The README states that jax.experimental.jet does not work (it fails on
-  every custom_jvp in this JAX).
+* jax.experimental.jet raises NotImplementedError naming the function and the
+  alternative (nested jax.jvp); the README says so. A longdouble x or alpha, and
+  an alpha or x with ``__jax_array__``, get jelu's own errors or are converted.
 """
 
 from __future__ import annotations
@@ -297,20 +298,76 @@ def test_learnable_alpha_residual_count(name, wrt, capsys):
 
 
 # --------------------------------------------------------------------------
-# Documented limitation: jax.experimental.jet
+# jax.experimental.jet, longdouble, __jax_array__
 
 
-def test_jet_limitation_is_documented_in_the_readme():
-    """jax.experimental.jet fails on custom_jvp functions in this JAX (jax.nn.relu too);
-    the README's list of transformations says so. If jet starts working, the
-    first assertion fails and the README's statement needs revisiting."""
-    import pathlib
-
+@pytest.mark.parametrize("wrt", ["x", "alpha"])
+@pytest.mark.parametrize("name", list(FUNCS))
+def test_jet_raises_naming_the_function_and_nested_jvp(name, wrt):
+    """jet ignores custom_jvp rules (it fails on jax.nn.relu too) and cannot trace the
+    bit-level kernel: jelu says so in one line instead of an UnexpectedTracerError, and the
+    README mentions it. If jet starts honouring custom_jvp rules, revisit."""
     from jax.experimental import jet
 
+    if name == "selu" and wrt == "alpha":
+        pytest.skip("selu has no alpha")
     x = jnp.array([-1.0, 0.5])
-    series = ((jnp.ones_like(x), jnp.zeros_like(x)),)
-    with pytest.raises(Exception):
-        jet.jet(jelu.elu, (x,), series)
+    with pytest.raises(Exception, match="UnexpectedTracer|tracer"):  # the control: jax.nn.relu
+        jet.jet(jax.nn.relu, (x,), ((jnp.ones_like(x), jnp.zeros_like(x)),))
+    if wrt == "x":
+        call = lambda: jet.jet(FUNCS[name], (x,), ((jnp.ones_like(x), jnp.zeros_like(x)),))  # noqa: E731
+    else:
+        a = jnp.float32(0.5)
+        call = lambda: jet.jet(lambda t: FUNCS[name](x, t), (a,), ((jnp.ones_like(a), jnp.zeros_like(a)),))  # noqa: E731
+    with pytest.raises(NotImplementedError) as info:
+        call()
+    message = str(info.value)
+    assert message.startswith(f"jelu.{name}: jax.experimental.jet is not supported") and "jax.jvp" in message
+    assert "\n" not in message, message
+
+
+def test_readme_mentions_jet():
+    import pathlib
+
     readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert re.search(r"\bjet\b", readme), "README does not mention jax.experimental.jet"
+
+
+@pytest.mark.parametrize("name", list(FUNCS))
+def test_longdouble_x_error_names_the_public_function(name):
+    """Not _elu_call (celu with alpha 1 goes through elu's call), and the valid dtypes."""
+    x = np.array([-1.0, 1.0], np.longdouble)
+    for call in (lambda: FUNCS[name](x), lambda: FUNCS[name](np.longdouble(-1.0)),
+                 lambda: jax.jit(lambda t: FUNCS[name](x) + t)(1.0)):
+        with pytest.raises(TypeError) as info:
+            call()
+        message = str(info.value)
+        assert message.startswith(f"jelu.{name}: x of dtype longdouble"), message
+        assert "bfloat16, float16, float32, float64" in message and "_call" not in message, message
+
+
+@pytest.mark.parametrize("name", ["elu", "celu"])
+def test_longdouble_alpha_error_names_the_public_function(name):
+    for alpha in (np.longdouble(0.5), np.array([0.5, 2.0], np.longdouble)):
+        with pytest.raises(TypeError, match=rf"^jelu\.{name}: alpha of dtype longdouble .*is not supported"):
+            FUNCS[name](jnp.array([-1.0, 1.0]), alpha)
+
+
+class _Wrapped:
+    def __init__(self, v):
+        self.v = v
+
+    def __jax_array__(self):
+        return self.v
+
+
+@pytest.mark.parametrize("name", ["elu", "celu"])
+def test_jax_array_protocol_alpha_is_converted(name):
+    """An alpha with __jax_array__ is converted (not 'Cannot determine dtype'), traced like a
+    JAX array; one that converts to something invalid gets jelu's error."""
+    x = jnp.array([-1.0, 1.0], jnp.float32)
+    np.testing.assert_array_equal(FUNCS[name](x, _Wrapped(jnp.float32(0.5))), FUNCS[name](x, jnp.float32(0.5)))
+    g = jax.grad(lambda a: FUNCS[name](x, _Wrapped(a)).sum())(jnp.float32(0.5))
+    np.testing.assert_array_equal(g, jax.grad(lambda a: FUNCS[name](x, a).sum())(jnp.float32(0.5)))
+    with pytest.raises(TypeError, match=rf"^jelu\.{name}: alpha of dtype complex64 is not supported"):
+        FUNCS[name](x, _Wrapped(jnp.complex64(1)))
