@@ -56,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="optax optimizer (momentum: sgd with momentum 0.9; adamw: weight "
                    "decay 1e-4)")
     p.add_argument("--seed", type=int, default=0,
-                   help="seed of the split, the initialization and the data order")
+                   help="seed of the split, the initialization, the data order and the dropout masks")
+    p.add_argument("--dropout", type=dropout_rate, default=0.0, metavar="RATE",
+                   help="dropout after every hidden layer in training, off at evaluation: alpha "
+                   "dropout (jelu.alpha_dropout) with selu, inverted dropout otherwise; RATE in [0, 1)")
     p.add_argument("--learn-alpha", action="store_true",
                    help="learn a positive per-unit alpha (elu, celu, jax-elu)")
     p.add_argument("--input", default="auto", choices=["auto", "device", "stream"],
@@ -84,6 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--process-id", type=int, default=env("JAX_PROCESS_ID"),
                    help="many hosts: this process's id, 0..N-1 (or $JAX_PROCESS_ID)")
     return p
+
+
+def dropout_rate(text: str) -> float:
+    """argparse type: a dropout rate in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1), got {text!r}")
+    return value
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -278,6 +292,8 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
     steps = n_train // args.batch_size
     report = Reporter(args, args.epochs * steps, state.epoch * steps, show=writer)
     activation = train.get_activation(args.activation)
+    dropout = train.make_dropout(args.activation, args.dropout)
+    dropout_key = train.dropout_key(args.seed) if dropout is not None else None
 
     def on_epoch(s: ckpt.TrainState) -> None:
         failure = None
@@ -295,7 +311,8 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
     try:
         state, params = train.fit(
             state, data, activation=activation, optimizer=optimizer, batch_size=args.batch_size,
-            epochs=args.epochs, mesh=mesh, stream=stream, on_epoch=on_epoch, progress=report.steps)
+            epochs=args.epochs, mesh=mesh, stream=stream, on_epoch=on_epoch, progress=report.steps,
+            dropout=dropout, dropout_key=dropout_key)
     finally:
         report.close()
     if args.resume and writer:
@@ -365,6 +382,8 @@ def initial_state(args: argparse.Namespace, data: Any, out: Path):
         "seed": args.seed, "input_dim": int(data.x_train.shape[1]),
         "num_classes": len(data.classes), "data_sha256": data.sha256,
     }
+    if args.dropout:  # absent means 0, so that checkpoints written before --dropout still resume
+        config["dropout"] = args.dropout
     sizes = [config["input_dim"], *[args.width] * args.depth, config["num_classes"]]
     if args.resume:
         like = jax.eval_shape(lambda k: train.init_params(

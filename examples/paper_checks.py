@@ -15,9 +15,16 @@ E2 -- Klambauer, Unterthiner, Mayr & Hochreiter, "Self-Normalizing Neural Networ
 LeCun-normal weights and zero biases; the mean and variance (over units and samples) of the last
 hidden layer's activations, per seed. Negative controls: ReLU with He init, ELU with LeCun init.
 
+E3 -- the same paper, section "New Dropout Technique": the E2 SELU network (same weights) with
+dropout after every hidden layer, alpha dropout (``jelu.alpha_dropout``) against ordinary
+(inverted) dropout at several rates; the mean and variance of every hidden layer's output (after
+dropout: what the next layer receives). Alpha dropout should keep them near (0, 1) at every depth;
+ordinary dropout moves them to another fixed point.
+
 Outputs under ``--out`` (default ``runs/paper_checks``), each written atomically:
-``paper_checks.md`` (tables), ``paper_checks.json`` (every number, keyed ``"e1"`` and ``"e2"``),
-``e1_learning_behaviour.png`` and ``e2_self_normalization.png`` (figures).
+``paper_checks.md`` (tables), ``paper_checks.json`` (every number, keyed ``"e1"``, ``"e2"`` and
+``"e3"``), ``e1_learning_behaviour.png``, ``e2_self_normalization.png`` and
+``e3_alpha_dropout.png`` (figures).
 
 Run ``python examples/paper_checks.py --help`` for the flags. The network code (initialization,
 forward pass, loss) is the trainer's, imported from ``examples/train.py``; the command-line
@@ -37,6 +44,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +54,7 @@ import numpy as np
 
 import jelu
 from common import OneLineParser, positive_float, positive_int, write_bytes_atomic
-from train import forward, get_activation, init_params, loss
+from train import forward, get_activation, init_params, inverted_dropout, loss
 
 Activation = Callable[..., jax.Array]
 Params = dict[str, Any]
@@ -70,6 +78,12 @@ E2_CONFIGS: dict[str, tuple[str, str, str]] = {
     "relu_he": ("relu", "he", "ReLU, He init (control)"),
     "elu_lecun": ("elu", "lecun", "ELU, LeCun init (control)"),
 }
+#: E3 dropouts: name -> (f(key, x, rate), display label); "none" is the E2 network unchanged.
+E3_KINDS: dict[str, tuple[Callable[..., jax.Array] | None, str]] = {
+    "none": (None, "no dropout"),
+    "alpha": (jelu.alpha_dropout, "alpha dropout"),
+    "ordinary": (inverted_dropout, "ordinary (inverted) dropout"),
+}
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,8 @@ class Config:
     e2_seeds: int = 20
     e2_depth: int = 32
     e2_width: int = 256
+    e3_seeds: int = 10
+    e3_rates: tuple[float, ...] = (0.05, 0.1, 0.2)
 
 
 # --------------------------------------------------------------------------- data
@@ -134,6 +150,12 @@ def e1_keys(seed: int) -> tuple[jax.Array, jax.Array]:
 def e2_key(seed: int) -> jax.Array:
     """Initialization key of E2 seed ``seed`` (the same for SELU and both controls)."""
     return jax.random.fold_in(jax.random.PRNGKey(seed), 2)
+
+
+def e3_key(seed: int) -> jax.Array:
+    """Dropout key of E3 seed ``seed`` (alpha and ordinary dropout draw the same masks);
+    hidden layer ``i`` uses ``fold_in(e3_key(seed), i)``."""
+    return jax.random.fold_in(jax.random.PRNGKey(seed), 3)
 
 
 def params_fingerprint(params: Params) -> str:
@@ -276,6 +298,43 @@ def run_e2(cfg: Config, log: Callable[[str], None]) -> dict[str, Any]:
     return record
 
 
+# --------------------------------------------------------------------------- E3
+
+
+def make_e3_stats(dropout: Callable[..., jax.Array] | None) -> Callable[..., tuple[jax.Array, jax.Array]]:
+    """A jitted function: (params, x, keys), params and keys with a leading seed axis ->
+    (mean, variance) of every hidden layer's output after dropout, shape (seeds, depth)."""
+    selu = get_activation("selu")
+
+    def stats(params: Params, x: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        _, hidden = forward(params, x, selu, dropout, key)
+        return jnp.stack([h.mean() for h in hidden]), jnp.stack([h.var() for h in hidden])
+
+    return jax.jit(jax.vmap(stats, in_axes=(0, None, 0)))
+
+
+def run_e3(cfg: Config, log: Callable[[str], None]) -> dict[str, Any]:
+    """Run E3 over seeds ``0 .. cfg.e3_seeds - 1`` (E2's weights for those seeds) and every rate."""
+    x = jnp.asarray(load_digits_e2())
+    sizes = [x.shape[1]] + [cfg.e2_width] * cfg.e2_depth + [N_CLASSES]
+    params = stack_trees([init_params(e2_key(s), sizes, init="lecun") for s in range(cfg.e3_seeds)])
+    keys = jnp.stack([e3_key(s) for s in range(cfg.e3_seeds)])
+    record: dict[str, Any] = {"rates": list(cfg.e3_rates)}
+    for kind, (fn, _) in E3_KINDS.items():
+        start = time.perf_counter()
+        entries = []
+        for rate in ([None] if fn is None else cfg.e3_rates):
+            drop = None if fn is None or rate == 0 else partial(fn, rate=rate)
+            means, variances = (np.asarray(a, np.float64) for a in make_e3_stats(drop)(params, x, keys))
+            entries.append({
+                "mean": means[:, -1].tolist(), "var": variances[:, -1].tolist(),
+                "layer_mean": means.tolist(), "layer_var": variances.tolist(),
+            })
+        log(f"E3 {kind}: {time.perf_counter() - start:.1f} s")
+        record[kind] = entries[0] if fn is None else entries
+    return record
+
+
 # --------------------------------------------------------------------------- tables
 
 
@@ -387,14 +446,62 @@ def e2_table(e2: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(cfg: Config, e1: dict[str, Any], e2: dict[str, Any], meta: dict[str, Any]) -> str:
+def e3_rows(e3: dict[str, Any]) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """(rate, kind, median mean per layer, median variance per layer), medians over seeds."""
+    rows = [("0", "none", np.median(e3["none"]["layer_mean"], axis=0),
+             np.median(e3["none"]["layer_var"], axis=0))]
+    for i, rate in enumerate(e3["rates"]):
+        for kind in ("alpha", "ordinary"):
+            entry = e3[kind][i]
+            rows.append((f"{rate:g}", kind, np.median(entry["layer_mean"], axis=0),
+                         np.median(entry["layer_var"], axis=0)))
+    return rows
+
+
+def e3_table(e3: dict[str, Any]) -> str:
+    """Markdown for E3: per rate and dropout, the medians over seeds at the last layer and their
+    extremes over all layers."""
+    depth = len(e3["none"]["layer_mean"][0])
+    lines = [
+        f"| rate | dropout | mean at layer {depth} | variance at layer {depth} | "
+        f"largest \\|mean\\| over layers 1-{depth} | variance over layers 1-{depth} |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for rate, kind, m, v in e3_rows(e3):
+        lines.append(f"| {rate} | {E3_KINDS[kind][1]} | {_fmt(float(m[-1]))} | {_fmt(float(v[-1]))} | "
+                     f"{_fmt(float(np.abs(m).max()))} | {_fmt(float(v.min()))}..{_fmt(float(v.max()))} |")
+    return "\n".join(lines)
+
+
+def e3_summary(e3: dict[str, Any]) -> list[str]:
+    """Plain sentences: where alpha dropout keeps (0, 1) and where ordinary dropout ends."""
+    rows = e3_rows(e3)
+    alpha = [r for r in rows if r[1] == "alpha"]
+    ordinary = [r for r in rows if r[1] == "ordinary"]
+    depth = len(rows[0][2])
+    out = []
+    if alpha:
+        worst_m = max(float(np.abs(m).max()) for _, _, m, _ in alpha)
+        worst_v = max(float(np.abs(v - 1).max()) for _, _, _, v in alpha)
+        out.append(f"- Alpha dropout, every rate ({', '.join(r[0] for r in alpha)}): at every layer 1-{depth} "
+                   f"the median mean is within {worst_m:.4f} of 0 and the median variance within "
+                   f"{worst_v:.4f} of 1.")
+    for rate, _, m, v in ordinary:
+        out.append(f"- Ordinary dropout, rate {rate}: at layer {depth} mean {_fmt(float(m[-1]))} and variance "
+                   f"{_fmt(float(v[-1]))}; the largest |mean| over the layers is {_fmt(float(np.abs(m).max()))}.")
+    return out
+
+
+def render_markdown(cfg: Config, e1: dict[str, Any], e2: dict[str, Any], meta: dict[str, Any],
+                    e3: dict[str, Any] | None = None) -> str:
     """The whole ``paper_checks.md``."""
     return "\n".join(
         [
             "# Paper checks: ELU (Clevert et al. 2016) and SELU (Klambauer et al. 2017) with jelu",
             "",
             f"jelu {meta['jelu_version']}, jax {meta['jax_version']}, backend {meta['backend']}; "
-            f"wall time {meta['wall_s']:.0f} s (E1 {meta['e1_wall_s']:.0f} s, E2 {meta['e2_wall_s']:.0f} s).",
+            f"wall time {meta['wall_s']:.0f} s (E1 {meta['e1_wall_s']:.0f} s, E2 {meta['e2_wall_s']:.0f} s, "
+            f"E3 {meta.get('e3_wall_s', 0):.0f} s). `python examples/paper_checks.py` writes this file.",
             f"Settings: `{json.dumps(asdict(cfg))}`",
             "",
             "## E1: learning behaviour (ELU paper, section 4.1, Figure 2)",
@@ -427,6 +534,24 @@ def render_markdown(cfg: Config, e1: dict[str, Any], e2: dict[str, Any], meta: d
             "",
             e2_table(e2),
             "",
+            *([] if e3 is None else [
+                "## E3: alpha dropout (SELU paper, section \"New Dropout Technique\")",
+                "",
+                f"E2's SELU network (the same data, {cfg.e2_depth} hidden layers x {cfg.e2_width} units, "
+                f"LeCun-normal weights of seeds 0..{cfg.e3_seeds - 1}) with dropout after every hidden "
+                "layer: alpha dropout (`jelu.alpha_dropout`: a dropped unit set to -lambda alpha, then "
+                "a x + b) against ordinary inverted dropout (a dropped unit set to 0, the kept ones "
+                "scaled by 1 / (1 - rate)), each seed and layer drawing the same masks for both. Mean "
+                "and variance, over all units and samples, of each hidden layer's output after dropout "
+                "(what the next layer receives); medians over seeds.",
+                "",
+                "![E3](e3_alpha_dropout.png)",
+                "",
+                *e3_summary(e3),
+                "",
+                e3_table(e3),
+                "",
+            ]),
         ]
     )
 
@@ -501,6 +626,43 @@ def figure_e2(e2: dict[str, Any], cfg: Config) -> bytes:
     return _png(fig)
 
 
+def figure_e3(e3: dict[str, Any], cfg: Config) -> bytes:
+    """Mean and variance of each hidden layer's output against depth: alpha dropout (solid) and
+    ordinary dropout (dashed) per rate, no dropout in grey."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_m, ax_v) = plt.subplots(1, 2, figsize=(11, 4.2))
+    colors = ("tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:brown")
+    curves = [(np.asarray(e3["none"]["layer_mean"]), np.asarray(e3["none"]["layer_var"]), "no dropout",
+               "0.4", "-")]
+    for i, rate in enumerate(e3["rates"]):
+        for kind, style in (("alpha", "-"), ("ordinary", "--")):
+            entry = e3[kind][i]
+            curves.append((np.asarray(entry["layer_mean"]), np.asarray(entry["layer_var"]),
+                           f"{E3_KINDS[kind][1]}, rate {rate:g}", colors[i % len(colors)], style))
+    for means, variances, label, color, style in curves:
+        layers = np.arange(1, means.shape[1] + 1)
+        _band(ax_m, layers, means, label, color, style)
+        _band(ax_v, layers, variances, label, color, style)
+    ax_m.axhline(0.0, color="0.3", lw=0.8, ls=":", zorder=0)
+    ax_v.axhline(1.0, color="0.3", lw=0.8, ls=":", zorder=0)
+    ax_m.set(xlabel="hidden layer", ylabel="mean over units and samples", title="(a) mean")
+    ax_v.set(xlabel="hidden layer", ylabel="variance over units and samples", title="(b) variance")
+    for ax in (ax_m, ax_v):
+        ax.grid(alpha=0.3)
+    ax_v.legend(fontsize=7, ncol=1)
+    fig.suptitle(
+        f"E3, untrained SELU {cfg.e2_depth}x{cfg.e2_width}, dropout after every hidden layer, "
+        f"{cfg.e3_seeds} seeds: line = median over seeds, band = min..max",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return _png(fig)
+
+
 def _png(fig: Any) -> bytes:
     import matplotlib.pyplot as plt
 
@@ -527,13 +689,25 @@ def _json_safe(value: Any) -> Any:
 # --------------------------------------------------------------------------- CLI
 
 
+def rates(text: str) -> tuple[float, ...]:
+    """argparse type: comma-separated dropout rates, each in (0, 1)."""
+    try:
+        values = tuple(float(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated rates in (0, 1), got {text!r}") from None
+    if not all(0 < v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated rates in (0, 1), got {text!r}")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     d = Config()
     p = OneLineParser(
         prog="paper_checks.py",
-        description="Reproduce the ELU paper's learning-behaviour experiment (E1) and the SELU paper's "
-        "Theorem 1 (E2) with jelu on scikit-learn's digits; write tables, figures and JSON to --out.",
+        description="Reproduce the ELU paper's learning-behaviour experiment (E1), the SELU paper's "
+        "Theorem 1 (E2) and its alpha dropout (E3) with jelu on scikit-learn's digits; write tables, "
+        "figures and JSON to --out.",
     )
     p.add_argument("--out", default="runs/paper_checks", help="output directory (default: %(default)s)")
     flags: list[tuple[str, Any, Any, str]] = [
@@ -547,9 +721,13 @@ def build_parser() -> argparse.ArgumentParser:
         ("--e2-seeds", positive_int, d.e2_seeds, "E2: number of seeds, 0..N-1"),
         ("--e2-depth", positive_int, d.e2_depth, "E2: hidden layers"),
         ("--e2-width", positive_int, d.e2_width, "E2: units per hidden layer"),
+        ("--e3-seeds", positive_int, d.e3_seeds, "E3: number of seeds, 0..N-1"),
     ]
     for flag, kind, default, text in flags:
         p.add_argument(flag, type=kind, default=default, help=f"{text} (default: %(default)s)")
+    p.add_argument("--e3-rates", type=rates, default=d.e3_rates, metavar="R[,R...]",
+                   help="E3: dropout rates, comma-separated, each in (0, 1) (default: "
+                   f"{','.join(f'{r:g}' for r in d.e3_rates)})")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return p
 
@@ -570,16 +748,19 @@ def parse_config(argv: Sequence[str] | None) -> tuple[Config, Path, bool]:
         seeds=args.seeds, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
         e1_depth=args.e1_depth, e1_width=args.e1_width, act_subset=args.act_subset,
         e2_seeds=args.e2_seeds, e2_depth=args.e2_depth, e2_width=args.e2_width,
+        e3_seeds=args.e3_seeds, e3_rates=args.e3_rates,
     )
     return cfg, out, args.quiet
 
 
 def run(cfg: Config, out: Path, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    """Run both experiments and write every output file under ``out``; return the JSON record."""
+    """Run the three experiments and write every output file under ``out``; return the JSON record."""
     start = time.perf_counter()
     e1 = run_e1(cfg, log)
     e1_wall = time.perf_counter() - start
     e2 = run_e2(cfg, log)
+    e2_wall = time.perf_counter() - start - e1_wall
+    e3 = run_e3(cfg, log)
     wall = time.perf_counter() - start
     x_tr, _, x_val, _ = load_digits_e1()
     x_e2 = load_digits_e2()
@@ -596,17 +777,19 @@ def run(cfg: Config, out: Path, log: Callable[[str], None] = lambda _: None) -> 
         "epochs": list(range(cfg.epochs + 1)),
         "wall_s": wall,
         "e1_wall_s": e1_wall,
-        "e2_wall_s": wall - e1_wall,
+        "e2_wall_s": e2_wall,
+        "e3_wall_s": wall - e1_wall - e2_wall,
     }
-    record = {"config": asdict(cfg), "meta": meta, "e1": e1, "e2": e2}
+    record = {"config": asdict(cfg), "meta": meta, "e1": e1, "e2": e2, "e3": e3}
 
     out.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(out / "e1_learning_behaviour.png", figure_e1(e1, cfg))
     write_bytes_atomic(out / "e2_self_normalization.png", figure_e2(e2, cfg))
-    write_bytes_atomic(out / "paper_checks.md", render_markdown(cfg, e1, e2, meta).encode())
+    write_bytes_atomic(out / "e3_alpha_dropout.png", figure_e3(e3, cfg))
+    write_bytes_atomic(out / "paper_checks.md", render_markdown(cfg, e1, e2, meta, e3).encode())
     text = json.dumps(_json_safe(record), indent=1, allow_nan=False)
     write_bytes_atomic(out / "paper_checks.json", text.encode())
-    log(f"wrote the tables, JSON and 2 figures to {out} ({time.perf_counter() - start:.0f} s)")
+    log(f"wrote the tables, JSON and 3 figures to {out} ({time.perf_counter() - start:.0f} s)")
     return record
 
 

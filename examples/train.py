@@ -30,6 +30,7 @@ from data import DATA_AXIS, Dataset, Prefetcher, put_eval_set, put_replicated, p
 
 Params = dict[str, Any]
 Activation = Callable[..., jax.Array]
+Dropout = Callable[[jax.Array, jax.Array], jax.Array]  # (key, h) -> h, training only
 STEPS_PER_CALL = 256  # steps run by one jitted call (one lax.scan)
 
 
@@ -98,21 +99,62 @@ def init_params(
     return _init_params(key, tuple(int(s) for s in layer_sizes), init, bool(learn_alpha))
 
 
-def forward(params: Params, x: jax.Array, activation: Activation) -> tuple[jax.Array, list[jax.Array]]:
+def forward(
+    params: Params, x: jax.Array, activation: Activation, dropout: Dropout | None = None,
+    key: jax.Array | None = None,
+) -> tuple[jax.Array, list[jax.Array]]:
     """The logits and the output of every hidden layer. A learned alpha enters
-    as ``exp(log_alpha)``, which keeps it positive."""
+    as ``exp(log_alpha)``, which keeps it positive.
+
+    With ``dropout`` (training only), hidden layer ``i``'s output is
+    ``dropout(fold_in(key, i), h)``, and that is what the next layer gets and
+    what ``hidden`` holds.
+    """
     hidden, h = [], x
     *hidden_layers, last = params["layers"]
     for i, layer in enumerate(hidden_layers):
         alpha = jnp.exp(params["alpha"][i]) if "alpha" in params else None
         h = activation(h @ layer["w"] + layer["b"], alpha)
+        if dropout is not None:
+            h = dropout(jax.random.fold_in(key, i), h)
         hidden.append(h)
     return h @ last["w"] + last["b"], hidden
 
 
-def apply(params: Params, x: jax.Array, activation: Activation) -> jax.Array:
+def apply(params: Params, x: jax.Array, activation: Activation, dropout: Dropout | None = None,
+          key: jax.Array | None = None) -> jax.Array:
     """The logits of the MLP."""
-    return forward(params, x, activation)[0]
+    return forward(params, x, activation, dropout, key)[0]
+
+
+def inverted_dropout(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:
+    """Ordinary dropout: each element kept with probability ``q = 1 - rate`` and
+    scaled by ``1 / q`` (so the mean is kept), else 0. The mask is
+    ``jax.random.bernoulli(key, q, x.shape)``, as for :func:`jelu.alpha_dropout`."""
+    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+    return jnp.where(keep, x * (1.0 / (1.0 - rate)), jnp.zeros((), x.dtype))
+
+
+def make_dropout(activation_name: str, rate: float) -> Dropout | None:
+    """``(key, h) -> h`` dropping with probability ``rate``: :func:`jelu.alpha_dropout`
+    after selu (it keeps SELU's mean 0 and variance 1), :func:`inverted_dropout`
+    after any other activation; None for ``rate == 0``."""
+    get_activation(activation_name)  # validates the name
+    if not 0 <= rate < 1:
+        raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+    if rate == 0:
+        return None
+    if activation_name == "selu":
+        return partial(jelu.alpha_dropout, rate=float(rate))
+    return partial(inverted_dropout, rate=float(rate))
+
+
+def dropout_key(seed: int) -> np.ndarray:
+    """The root of the dropout masks (uint32 key data): stream 2 of ``jax.random.key(seed)``
+    (streams 0 and 1 are the initialization and the data order). Step ``s`` uses
+    ``fold_in(root, s)``, hidden layer ``i`` of it ``fold_in(fold_in(root, s), i)``:
+    the masks depend on (seed, step, layer) alone, so a resumed run draws the same ones."""
+    return np.asarray(jax.random.key_data(jax.random.fold_in(jax.random.key(np.uint32(seed)), 2)))
 
 
 # 2. The loss and the optimizer -------------------------------------------
@@ -120,11 +162,12 @@ def apply(params: Params, x: jax.Array, activation: Activation) -> jax.Array:
 
 def cross_entropy(
     params: Params, x: jax.Array, y: jax.Array, activation: Activation,
-    weights: jax.Array | None = None,
+    weights: jax.Array | None = None, dropout: Dropout | None = None, key: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """(mean softmax cross-entropy against integer labels ``y``, logits); rows
-    weighted by ``weights`` (0 for padding) when given. Used for training and evaluation."""
-    logits = apply(params, x, activation)
+    weighted by ``weights`` (0 for padding) when given. Used for training (with
+    ``dropout`` and its ``key``) and evaluation (without)."""
+    logits = apply(params, x, activation, dropout, key)
     per_row = optax.softmax_cross_entropy_with_integer_labels(logits, y)
     if weights is None:
         return per_row.mean(), logits
@@ -160,46 +203,59 @@ def make_optimizer(name: str, lr: float) -> optax.GradientTransformation:
 # 3. The jitted, data-parallel steps --------------------------------------
 
 
-def train_step(params, opt_state, x, y, *, activation, optimizer):
-    """One optimizer step; returns new params and state, batch loss and accuracy."""
+def train_step(params, opt_state, x, y, *, activation, optimizer, dropout=None, key=None):
+    """One optimizer step; returns new params and state, batch loss and accuracy
+    (of the logits with dropout, when ``dropout`` is given with this step's ``key``)."""
     grad_fn = jax.value_and_grad(cross_entropy, has_aux=True)
-    (value, logits), grads = grad_fn(params, x, y, activation)
+    (value, logits), grads = grad_fn(params, x, y, activation, None, dropout, key)
     updates, opt_state = optimizer.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, value, accuracy(logits, y)
 
 
-def make_steps(activation: Activation, optimizer: optax.GradientTransformation, mesh: Mesh):
+def make_steps(activation: Activation, optimizer: optax.GradientTransformation, mesh: Mesh,
+               dropout: Dropout | None = None):
     """Two jitted loops of ``k`` train steps as one ``lax.scan``, returning
     (params, opt_state, summed loss, summed accuracy):
 
-    * ``on_device(params, opt_state, x, y, order, start, k=k)``: the data is on
-      the devices; step ``i`` trains on rows ``order[start + i]`` of ``x``, ``y``;
-    * ``streamed(params, opt_state, xs, ys)``: batches ``xs[i]``, ``ys[i]`` from the host.
+    * ``on_device(params, opt_state, x, y, order, start, key_data, first_step, k=k)``:
+      the data is on the devices; step ``i`` trains on rows ``order[start + i]`` of ``x``, ``y``;
+    * ``streamed(params, opt_state, xs, ys, key_data, first_step)``: batches
+      ``xs[i]``, ``ys[i]`` from the host.
 
-    Every batch is sharded on the mesh's data axis; parameters and optimizer
-    state are replicated (XLA adds the gradient all-reduce) and donated.
+    With ``dropout``, step ``i`` of the call is global step ``first_step + i``
+    and draws its masks from ``fold_in(wrap_key_data(key_data), first_step + i)``
+    (see :func:`dropout_key`); without, ``key_data`` and ``first_step`` may be
+    left out. Every batch is sharded on the mesh's data axis; parameters and
+    optimizer state are replicated (XLA adds the gradient all-reduce) and donated.
     """
     rows = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
     replicated = NamedSharding(mesh, PartitionSpec())
-    step = partial(train_step, activation=activation, optimizer=optimizer)
+    step = partial(train_step, activation=activation, optimizer=optimizer, dropout=dropout)
 
-    def scan(params, opt_state, batches, get_batch):
-        def body(carry, batch):
+    def scan(params, opt_state, batches, get_batch, key_data, first_step):
+        root = None if dropout is None else jax.random.wrap_key_data(key_data)
+
+        def body(carry, inputs):
+            batch, step_number = inputs
             xb, yb = (jax.lax.with_sharding_constraint(a, rows) for a in get_batch(batch))
-            params, opt_state, value, acc = step(*carry, xb, yb)
+            key = None if root is None else jax.random.fold_in(root, step_number)
+            params, opt_state, value, acc = step(*carry, xb, yb, key=key)
             return (params, opt_state), (value, acc)
 
-        (params, opt_state), (values, accs) = jax.lax.scan(body, (params, opt_state), batches)
+        k = jax.tree_util.tree_leaves(batches)[0].shape[0]
+        step_numbers = jnp.asarray(first_step, jnp.uint32) + jnp.arange(k, dtype=jnp.uint32)
+        (params, opt_state), (values, accs) = jax.lax.scan(
+            body, (params, opt_state), (batches, step_numbers))
         return params, opt_state, values.sum(), accs.sum()
 
     @partial(jax.jit, static_argnames="k", donate_argnums=(0, 1), out_shardings=replicated)
-    def on_device(params, opt_state, x, y, order, start, *, k):
+    def on_device(params, opt_state, x, y, order, start, key_data=None, first_step=0, *, k):
         idx = jax.lax.dynamic_slice_in_dim(order, start, k)
-        return scan(params, opt_state, idx, lambda i: (x[i], y[i]))
+        return scan(params, opt_state, idx, lambda i: (x[i], y[i]), key_data, first_step)
 
     @partial(jax.jit, donate_argnums=(0, 1), out_shardings=replicated)
-    def streamed(params, opt_state, xs, ys):
-        return scan(params, opt_state, (xs, ys), lambda batch: batch)
+    def streamed(params, opt_state, xs, ys, key_data=None, first_step=0):
+        return scan(params, opt_state, (xs, ys), lambda batch: batch, key_data, first_step)
 
     return on_device, streamed
 
@@ -237,6 +293,7 @@ def fit(
     optimizer: optax.GradientTransformation, batch_size: int, epochs: int, mesh: Mesh,
     stream: bool = False, on_epoch: Callable[[TrainState], None] = lambda s: None,
     progress: Callable[[int], None] = lambda steps: None,
+    dropout: Dropout | None = None, dropout_key: np.ndarray | None = None,
 ) -> tuple[TrainState, Params]:
     """Train from ``state`` until ``epochs`` epochs are complete.
 
@@ -245,13 +302,18 @@ def fit(
     steps with no host work between them; with ``stream=True`` a background
     thread feeds host batches a chunk ahead. Both give the same result.
     ``on_epoch`` gets the host state after each epoch (to checkpoint it);
-    ``progress`` the number of steps dispatched. Returns the final host state
-    and the final (device) parameters.
+    ``progress`` the number of steps dispatched. ``dropout`` (see
+    :func:`make_dropout`) acts in training steps only, never in evaluation;
+    step ``s`` draws its masks from ``dropout_key`` (see :func:`dropout_key`) and
+    ``s`` alone. Returns the final host state and the final (device) parameters.
     """
+    if dropout is not None and dropout_key is None:
+        raise ValueError("fit: dropout needs a dropout_key (train.dropout_key(seed))")
+    key_data = None if dropout is None else np.asarray(dropout_key, np.uint32)
     n = len(data.y_train)
     steps = n // batch_size
     chunk = min(steps, STEPS_PER_CALL)
-    on_device, streamed = make_steps(activation, optimizer, mesh)
+    on_device, streamed = make_steps(activation, optimizer, mesh, dropout)
     evaluate = make_evaluate(activation, mesh)
     epoch_order = make_epoch_order(n, steps, batch_size, mesh)
     params, opt_state = put_replicated((state.params, state.opt_state), mesh)
@@ -265,16 +327,20 @@ def fit(
         if stream:
             feed = Prefetcher(data.x_train, data.y_train, np.asarray(order), chunk, mesh)
             try:
+                done = 0
                 for xs, ys in feed:
-                    params, opt_state, value, acc = streamed(params, opt_state, xs, ys)
+                    params, opt_state, value, acc = streamed(
+                        params, opt_state, xs, ys, key_data, np.uint32(state.step + done))
                     sums.append((value, acc))
+                    done += len(xs)
                     progress(len(xs))
             finally:
                 feed.close()
         else:
             for first in range(0, steps, chunk):
                 k = min(chunk, steps - first)
-                params, opt_state, value, acc = on_device(params, opt_state, x, y, order, first, k=k)
+                params, opt_state, value, acc = on_device(
+                    params, opt_state, x, y, order, first, key_data, np.uint32(state.step + first), k=k)
                 sums.append((value, acc))
                 progress(k)
         train_loss, train_acc = (sum(float(s[i]) for s in sums) / steps for i in (0, 1))

@@ -2,6 +2,7 @@
 16-bit for the default alphas), with one residual in reverse mode."""
 
 from jelu.activations import celu, elu, selu
+from jelu.dropout import alpha_dropout, feature_alpha_dropout
 
 __version__ = "0.2.0"
-__all__ = ["elu", "selu", "celu", "__version__"]
+__all__ = ["elu", "selu", "celu", "alpha_dropout", "feature_alpha_dropout", "__version__"]

@@ -98,6 +98,9 @@ BAD_INPUTS = {
     "negative seed": (lambda t: ["--seed", "-1"], "--seed must be in [0, 2**32)"),
     "unknown activation": (lambda t: ["--activation", "gelu"], "invalid choice: 'gelu'"),
     "unknown optimizer": (lambda t: ["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
+    "dropout 1": (lambda t: ["--dropout", "1"], "argument --dropout: expected a rate in [0, 1), got '1'"),
+    "negative dropout": (lambda t: ["--dropout", "-0.1"], "argument --dropout: expected a rate in [0, 1)"),
+    "nan dropout": (lambda t: ["--dropout", "nan"], "argument --dropout: expected a rate in [0, 1)"),
     "learn-alpha with relu": (
         lambda t: ["--activation", "relu", "--learn-alpha"], "--learn-alpha needs elu"),
     "resume and overwrite": (lambda t: ["--resume", "--overwrite"], "give one of them"),
@@ -163,6 +166,25 @@ def test_learn_alpha_summary_and_plot(tmp_path: Path, blobs_npz: Path):
     assert learned["max"] == pytest.approx(alphas.max())
     assert learned["max"] - learned["min"] > 1e-3  # the alphas were trained, not left at 1
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dropout_is_part_of_the_configuration(tmp_path: Path, blobs_npz: Path, capsys):
+    """A run without --dropout resumes without it (its config has no "dropout": checkpoints
+    written before the flag existed resume too); resuming it with --dropout is refused."""
+    out = tmp_path / "out"
+    common = ["--data", blobs_npz, "--out", out, *TINY]
+    assert run_main([*common, "--epochs", "1"]) == 0
+    header = checkpoint.read_checkpoint(out / "checkpoint.npz")[0]
+    assert "dropout" not in header["config"]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        run_main([*common, "--epochs", "2", "--resume", "--dropout", "0.1"])
+    assert exit_info.value.code == 2
+    assert "dropout None (checkpoint) vs 0.1 (now)" in capsys.readouterr().err
+    assert run_main([*common, "--epochs", "2", "--resume", "--dropout", "0"]) == 0
+    assert run_main([*common, "--epochs", "1", "--overwrite", "--dropout", "0.1"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["dropout"] == 0.1
 
 
 def test_ctrl_c_names_the_kept_checkpoint(tmp_path: Path, blobs_npz: Path, monkeypatch, capsys):

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 import pytest
 
@@ -26,13 +27,16 @@ import train
 SEEDS, EPOCHS = 2, 2
 E1_DEPTH, E1_WIDTH, ACT_SUBSET = 3, 16, 50
 E2_SEEDS, E2_DEPTH, E2_WIDTH = 2, 4, 32
+E3_SEEDS, E3_RATE = 2, 0.3
 TINY = [
     "--seeds", str(SEEDS), "--epochs", str(EPOCHS),
     "--e1-depth", str(E1_DEPTH), "--e1-width", str(E1_WIDTH), "--act-subset", str(ACT_SUBSET),
     "--e2-seeds", str(E2_SEEDS), "--e2-depth", str(E2_DEPTH), "--e2-width", str(E2_WIDTH),
+    "--e3-seeds", str(E3_SEEDS), "--e3-rates", str(E3_RATE),
     "--quiet",
 ]  # fmt: skip
-OUTPUTS = ("paper_checks.md", "paper_checks.json", "e1_learning_behaviour.png", "e2_self_normalization.png")
+OUTPUTS = ("paper_checks.md", "paper_checks.json", "e1_learning_behaviour.png", "e2_self_normalization.png",
+           "e3_alpha_dropout.png")
 SELU_LAMBDA, SELU_ALPHA = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
 
 
@@ -87,7 +91,13 @@ def test_json_keys_shapes_and_finiteness(record: dict[str, Any]) -> None:
         assert (np.asarray(entry["var"], dtype=float) > 0).all()
         assert np.asarray(entry["layer_var"], dtype=float).shape == (E2_SEEDS, E2_DEPTH)
         assert entry["mean"] == [row[-1] for row in entry["layer_mean"]]
+    assert set(record["e3"]) == {"rates", "none", "alpha", "ordinary"} and record["e3"]["rates"] == [E3_RATE]
+    for entry in [record["e3"]["none"], *record["e3"]["alpha"], *record["e3"]["ordinary"]]:
+        assert np.asarray(entry["layer_var"], dtype=float).shape == (E3_SEEDS, E2_DEPTH)
+        assert np.isfinite(np.asarray(entry["layer_mean"], dtype=float)).all()
+        assert entry["var"] == [row[-1] for row in entry["layer_var"]]
     assert record["config"]["seeds"] == SEEDS and record["config"]["e2_depth"] == E2_DEPTH
+    assert record["config"]["e3_rates"] == [E3_RATE]
     assert record["meta"]["epochs"] == list(range(EPOCHS + 1))
 
 
@@ -140,10 +150,41 @@ def test_e2_statistics_match_numpy(record: dict[str, Any], config: str, act: str
     assert entry["var"][seed] == pytest.approx(hidden[-1].var(), rel=1e-4)
 
 
+@pytest.mark.parametrize("kind", ["none", "alpha", "ordinary"])
+def test_e3_statistics_match_numpy(record: dict[str, Any], kind: str) -> None:
+    """E3 recomputed in float64 NumPy: E2's weights, the documented masks
+    (jax.random.bernoulli(fold_in(e3_key(seed), layer), 1 - rate, shape)), the paper's
+    alpha-dropout map with a and b from its closed form, or inverted dropout."""
+    x = _standardized_digits()
+    seed, rate, q = 1, E3_RATE, 1 - E3_RATE
+    sizes = [x.shape[1]] + [E2_WIDTH] * E2_DEPTH + [10]
+    params = train.init_params(paper_checks.e2_key(seed), sizes, init="lecun")
+    alpha_prime = -SELU_LAMBDA * SELU_ALPHA
+    a = (q + alpha_prime**2 * q * (1 - q)) ** -0.5
+    b = -a * (1 - q) * alpha_prime
+    h, means, variances = x, [], []
+    for i, layer in enumerate(params["layers"][:-1]):
+        h = NP_ACT["selu"](h @ np.asarray(layer["w"], np.float64) + np.asarray(layer["b"], np.float64))
+        keep = np.asarray(jax.random.bernoulli(jax.random.fold_in(paper_checks.e3_key(seed), i), q, h.shape))
+        if kind == "alpha":
+            h = np.where(keep, a * h + b, a * alpha_prime + b)
+        elif kind == "ordinary":
+            h = np.where(keep, h / q, 0.0)
+        means.append(h.mean())
+        variances.append(h.var())
+    entry = record["e3"][kind] if kind == "none" else record["e3"][kind][0]
+    np.testing.assert_allclose(entry["layer_mean"][seed], means, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(entry["layer_var"][seed], variances, rtol=1e-4)
+    if kind == "none":  # E3 without dropout is E2's SELU network
+        np.testing.assert_allclose(entry["layer_var"][seed], record["e2"]["selu_lecun"]["layer_var"][seed],
+                                   rtol=1e-6)
+
+
 def test_markdown_tables_match_json(out_dir: Path, record: dict[str, Any]) -> None:
     md = (out_dir / "paper_checks.md").read_text()
-    assert "## E1" in md and "## E2" in md
+    assert "## E1" in md and "## E2" in md and "## E3" in md
     assert "![E1](e1_learning_behaviour.png)" in md and "![E2](e2_self_normalization.png)" in md
+    assert "![E3](e3_alpha_dropout.png)" in md
     e1 = record["e1"]
     for epoch in range(EPOCHS + 1):
         elu = [row[epoch] for row in e1["elu"]["train_loss"]]
@@ -156,6 +197,13 @@ def test_markdown_tables_match_json(out_dir: Path, record: dict[str, Any]) -> No
     for seed in range(E2_SEEDS):
         cells = " | ".join(f"{e2[n]['mean'][seed]:.4f} | {e2[n]['var'][seed]:.4f}" for n in e2)
         assert f"| {seed} | {cells} |" in md
+    e3 = record["e3"]
+    for kind, label in (("alpha", "alpha dropout"), ("ordinary", "ordinary (inverted) dropout")):
+        means = np.median(e3[kind][0]["layer_mean"], axis=0)
+        variances = np.median(e3[kind][0]["layer_var"], axis=0)
+        row = (f"| {E3_RATE:g} | {label} | {means[-1]:.4f} | {variances[-1]:.4f} | "
+               f"{np.abs(means).max():.4f} | {variances.min():.4f}..{variances.max():.4f} |")
+        assert row in md, row
 
 
 def test_format_ranges() -> None:
@@ -173,6 +221,9 @@ def test_format_ranges() -> None:
         ["--lr", "nan"],
         ["--batch-size", "5000"],
         ["--act-subset", "100000"],
+        ["--e3-rates", "1"],
+        ["--e3-rates", "0.1,x"],
+        ["--e3-seeds", "0"],
         ["--no-such-flag"],
     ],
 )

@@ -19,6 +19,7 @@ import optax
 import pytest
 
 import checkpoint
+import jelu
 import train
 from data import make_mesh, prepare_data, put_eval_set, put_replicated, put_rows
 from trainer_helpers import PYTHON, SCRIPT, TINY, make_blobs, run_main, snapshot, subprocess_env
@@ -168,6 +169,74 @@ def test_scanned_steps_equal_single_steps_and_streaming():
     assert losses[1] != losses[0]
 
 
+def test_make_dropout_alpha_after_selu_inverted_otherwise():
+    key, rate = jax.random.key(5), 0.25
+    h = jax.random.normal(jax.random.key(6), (64, 32))
+    keep = np.asarray(jax.random.bernoulli(key, 1 - rate, h.shape))
+    np.testing.assert_array_equal(train.make_dropout("selu", rate)(key, h),
+                                  jelu.alpha_dropout(key, h, rate))
+    for name in ("elu", "relu", "celu", "jax-elu"):
+        got = np.asarray(train.make_dropout(name, rate)(key, h))
+        np.testing.assert_allclose(got, np.where(keep, np.asarray(h) / (1 - rate), 0), rtol=1e-6)
+    assert train.make_dropout("selu", 0.0) is None and train.make_dropout("elu", 0) is None
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match="dropout rate must be in"):
+            train.make_dropout("elu", bad)
+    # the dropout root is stream 2 of the seed: not the initialization's (0) or the data order's (1)
+    seed_key = jax.random.key(np.uint32(3))
+    streams = [np.asarray(jax.random.key_data(k)) for k in jax.random.split(seed_key, 2)]
+    root = train.dropout_key(3)
+    assert root.dtype == np.uint32 and not any(np.array_equal(root, s) for s in streams)
+    np.testing.assert_array_equal(root, jax.random.key_data(jax.random.fold_in(seed_key, 2)))
+
+
+def test_forward_with_dropout_masks_every_hidden_layer_with_its_own_key():
+    params = train.init_params(jax.random.key(0), [6, 16, 16, 3], init="lecun")
+    x = np.asarray(jax.random.normal(jax.random.key(1), (32, 6)))
+    selu, drop = train.get_activation("selu"), train.make_dropout("selu", 0.5)
+    key = jax.random.key(2)
+    logits, hidden = train.forward(params, x, selu, drop, key)
+    h = x
+    for i, layer in enumerate(params["layers"][:-1]):
+        h = jelu.alpha_dropout(jax.random.fold_in(key, i), selu(h @ layer["w"] + layer["b"]), 0.5)
+        np.testing.assert_array_equal(hidden[i], h)
+    np.testing.assert_array_equal(logits, h @ params["layers"][-1]["w"] + params["layers"][-1]["b"])
+    np.testing.assert_array_equal(train.forward(params, x, selu)[0], train.apply(params, x, selu))
+    assert not np.array_equal(train.apply(params, x, selu), logits)
+
+
+def test_scanned_steps_with_dropout_draw_from_seed_and_global_step():
+    """Step s of a scan uses fold_in(root, s): the same as single steps with those keys,
+    whether the call starts at step 0 or 7, on the devices or streamed."""
+    x, y = make_blobs()
+    x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
+    y = (y // 10 - 1).astype(np.int32)
+    mesh = make_mesh()
+    selu, opt, drop = train.get_activation("selu"), optax.adam(1e-2), train.make_dropout("selu", 0.2)
+    params = train.init_params(jax.random.key(0), [6, 8, 3], init="lecun")
+    rows = np.random.default_rng(0).integers(0, len(y), (4, 16)).astype(np.int32)
+    root_data = train.dropout_key(0)
+    root = jax.random.wrap_key_data(root_data)
+
+    q, t = params, opt.init(params)
+    for i, r in enumerate(rows):
+        q, t, _, _ = train.train_step(q, t, x[r], y[r], activation=selu, optimizer=opt, dropout=drop,
+                                      key=jax.random.fold_in(root, 7 + i))
+    on_device, streamed = train.make_steps(selu, opt, mesh, drop)
+    carried = put_replicated((params, opt.init(params)), mesh)
+    p1, *_ = on_device(*carried, put_rows(x, mesh), put_rows(y, mesh), put_replicated(rows, mesh), 0,
+                       root_data, np.uint32(7), k=4)
+    carried = put_replicated((params, opt.init(params)), mesh)
+    p2, *_ = streamed(*carried, x[rows], y[rows], root_data, np.uint32(7))
+    carried = put_replicated((params, opt.init(params)), mesh)
+    p3, *_ = streamed(*carried, x[rows], y[rows], root_data, np.uint32(0))  # other steps, other masks
+    for a, b, c, d in zip(*(jax.tree_util.tree_leaves(v) for v in (q, p1, p2, p3))):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(b, c)
+    assert any(not np.array_equal(b, d) for b, d in zip(jax.tree_util.tree_leaves(p1),
+                                                       jax.tree_util.tree_leaves(p3)))
+
+
 def test_epoch_order_is_a_seeded_permutation():
     mesh = make_mesh()
     order = train.make_epoch_order(50, 3, 16, mesh)
@@ -280,6 +349,67 @@ def test_resume_is_bit_for_bit(tmp_path: Path, blobs_npz: Path):
     strip = [{k: v for k, v in r.items() if k != "seconds"} for r in rows_a]
     assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in rows_b]
     assert [r["epoch"] for r in rows_a] == [1, 2, 3, 4]
+
+
+def test_resume_with_dropout_is_bit_for_bit(tmp_path: Path, blobs_npz: Path):
+    """The masks depend on (seed, step) alone: a run stopped after 2 epochs and resumed to 4
+    equals an uninterrupted 4-epoch run, and dropout changed the run."""
+    common = ["--data", blobs_npz, *TINY, "--activation", "selu", "--dropout", "0.2"]
+    resumed, straight, plain = tmp_path / "resumed", tmp_path / "straight", tmp_path / "plain"
+    assert run_main([*common, "--out", resumed, "--epochs", "2"]) == 0
+    assert run_main([*common, "--out", resumed, "--epochs", "4", "--resume"]) == 0
+    assert run_main([*common, "--out", straight, "--epochs", "4"]) == 0
+    assert run_main([*common[:-2], "--out", plain, "--epochs", "4"]) == 0
+    _, a = checkpoint.read_checkpoint(resumed / "checkpoint.npz")
+    _, b = checkpoint.read_checkpoint(straight / "checkpoint.npz")
+    _, c = checkpoint.read_checkpoint(plain / "checkpoint.npz")
+    assert sorted(a) == sorted(b)
+    for name in a:
+        assert a[name].tobytes() == b[name].tobytes(), name
+    assert a["param.layers.0.w"].tobytes() != c["param.layers.0.w"].tobytes()
+    sa = json.loads((resumed / "summary.json").read_text())
+    sb = json.loads((straight / "summary.json").read_text())
+    assert sa["config"]["dropout"] == 0.2 and sa["test_loss"] == sb["test_loss"]
+
+
+def test_dropout_is_off_at_evaluation_and_the_same_streamed(blobs_npz: Path):
+    data = prepare_data(str(blobs_npz), 0)
+    opt, mesh = train.make_optimizer("adam", 1e-2), make_mesh()
+    selu, drop = train.get_activation("selu"), train.make_dropout("selu", 0.3)
+    finals = []
+    for stream in (False, True):
+        params = train.init_params(jax.random.key(1), [6, 16, 3], init="lecun")
+        key = np.asarray(jax.random.key_data(jax.random.key(2)))
+        start = checkpoint.TrainState(params, opt.init(params), key, 0, 0, [])
+        state, device_params = train.fit(start, data, activation=selu, optimizer=opt, batch_size=16,
+                                         epochs=2, mesh=mesh, stream=stream, dropout=drop,
+                                         dropout_key=train.dropout_key(0))
+        finals.append(state)
+    a, b = finals
+    for u, v in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params)):
+        np.testing.assert_array_equal(u, v)
+    # the recorded validation loss is the model's without dropout
+    val_loss = train.cross_entropy(a.params, data.x_val, data.y_val, selu)[0]
+    assert a.history[-1]["val_loss"] == pytest.approx(float(val_loss), rel=1e-6)
+    with pytest.raises(ValueError, match="dropout needs a dropout_key"):
+        train.fit(start, data, activation=selu, optimizer=opt, batch_size=16, epochs=1, mesh=mesh,
+                  dropout=drop)
+
+
+def test_dropout_on_one_and_eight_devices_agree(tmp_path: Path, blobs_npz: Path):
+    """The masks do not depend on how the batch is sharded (jax_threefry_partitionable)."""
+    results = {}
+    for devices, source in ((1, "device"), (8, "stream")):
+        out = tmp_path / f"d{devices}{source}"
+        proc = subprocess.run(
+            [PYTHON, str(SCRIPT), "--data", str(blobs_npz), "--out", str(out), "--epochs", "2", *TINY,
+             "--input", source, "--activation", "selu", "--dropout", "0.2"],
+            env=subprocess_env(devices), capture_output=True, text=True, timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        results[devices] = checkpoint.load_params(out / "checkpoint.npz")[0]
+    for a, b in zip(jax.tree_util.tree_leaves(results[1]), jax.tree_util.tree_leaves(results[8])):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
