@@ -39,9 +39,8 @@ __all__ = ["alpha_dropout", "feature_alpha_dropout"]
 
 Array = jax.Array
 
-# SELU's constants (Klambauer et al., 2017) to 32 significant digits, as in activations.py.
-_SELU_ALPHA = "1.6732632423543772848170429916717"
-_SELU_SCALE = "1.0507009873554804934193349852946"
+from jelu.activations import _SELU_ALPHA, _SELU_SCALE  # SELU's constants to 32 digits
+
 with localcontext() as _ctx:
     _ctx.prec = 40
     #: SELU's negative saturation value, -lambda * alpha, rounded once to float64.
