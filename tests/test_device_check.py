@@ -81,9 +81,11 @@ def test_accuracy_rows_cover_every_case_and_match_measure(quick: dict[str, Any])
     finite = {"bfloat16": all_bit_patterns(ml_dtypes.bfloat16).size,
               "float16": all_bit_patterns(np.float16).size}
     for r in rows:
-        if r["dtype"] in finite:  # every finite 16-bit input, correctly rounded
+        if r["dtype"] in finite:  # every finite 16-bit input: correctly rounded for the default alphas
             assert r["points"] + r["subnormal_points"] == finite[r["dtype"]]
-            assert r["not_correctly_rounded"] == 0 and r["pass"]
+            assert r["pass"] and r["max_ulp"] <= 1
+            if r["case"] in ("elu", "selu"):
+                assert r["not_correctly_rounded"] == 0
         else:
             assert r["points"] > 2**15 and r["max_ulp"] <= 1
         assert r["share_not_correctly_rounded"] == pytest.approx(r["not_correctly_rounded"] / r["points"])
