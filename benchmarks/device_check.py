@@ -16,7 +16,8 @@ Sections:
    tests/reference.py (float64 with a proven error bound, mpmath where the
    bound cannot decide the rounding). Every finite bfloat16 and float16 input
    for elu (alpha 1 and 1.7), selu and celu (alpha 0.3): value, f' and f''
-   must be correctly rounded. float32: random negative normal bit patterns
+   correctly rounded for elu and selu (the default alphas), within 1 ULP for
+   the others. float32: random negative normal bit patterns
    (the whole negative range, uniform per bit pattern) plus the dense sample
    of tests/test_numerics.py; each order within ``FLOAT32_MAX_ULP``.
    Subnormal inputs and results are counted apart (XLA flushes them).
