@@ -40,6 +40,7 @@ __all__ = ["alpha_dropout", "feature_alpha_dropout"]
 Array = jax.Array
 
 from jelu.activations import _SELU_ALPHA, _SELU_SCALE  # SELU's constants to 32 digits
+from jelu.activations import _compute_dtype, _weak
 
 with localcontext() as _ctx:
     _ctx.prec = 40
@@ -76,22 +77,6 @@ def _traced_affine(rate: Array, dtype: Any) -> tuple[Array, Array, Array, Array]
     alpha_prime = jnp.asarray(ALPHA_PRIME, dtype)
     b = jnp.where(rate == 0, -0.0, -a * rate * alpha_prime)  # -0 at rate 0: x * 1 + b is x, -0 too
     return q, a, b, jnp.where(q == 0, 0, a * alpha_prime * q)  # +0 at rate 1
-
-
-def _weak(out: Array, weak: bool) -> Array:
-    """Mark ``out`` weakly typed, as ``jax.nn`` functions return a weakly typed input."""
-    if not weak:
-        return out
-    try:
-        from jax._src.lax.lax import _convert_element_type
-    except ImportError:  # pragma: no cover - a JAX without the private helper
-        return out
-    return _convert_element_type(out, out.dtype, weak_type=True)
-
-
-def _compute_dtype(dtype: np.dtype) -> np.dtype:
-    """float32 for 16-bit (and narrower) floats, else the dtype itself."""
-    return np.dtype(np.float32) if dtype.itemsize < 4 else dtype
 
 
 def _combine(key: Array, x: Array, q: Any, a: Any, b: Any, c: Any, mask_shape: tuple[int, ...]) -> Array:
