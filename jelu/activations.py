@@ -430,13 +430,6 @@ def _ldexp(v: Array, k: Array | None = None, e: Array | int = 0, k_lo: int | Non
     return v * _pow2(half, fmt) * _pow2(k - half, fmt)
 
 
-def _round(a: tuple[Array, Array], dtype) -> Array:
-    """A double word rounded to the compute dtype: its high part (Fast2Sum
-    leaves ``hi = fl(hi + lo)``). A 16-bit result is this float32 value
-    converted once more, at the end (``astype``)."""
-    return a[0]
-
-
 # --------------------------------------------------------------------------
 # 2. The kernel
 
@@ -539,7 +532,7 @@ def _scaled(dw: tuple[Array, Array], c: _Scale | None, k: Array | None, dtype, e
     decides the rounding of 16-bit results, never underflows).
     """
     if c is None:
-        return _ldexp(_round(dw, dtype), k, e, k_lo).astype(dtype)
+        return _ldexp(dw[0], k, e, k_lo).astype(dtype)  # Fast2Sum left hi = fl(hi + lo)
     return _ldexp(_dw_mul(dw, c, rounded=True), k, c.e + e, k_lo).astype(dtype)
 
 
