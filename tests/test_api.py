@@ -16,8 +16,7 @@ import pytest
 
 import jelu
 
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
+from jelu.testing import SELU_ALPHA, SELU_SCALE
 FUNCS = {"elu": jelu.elu, "selu": jelu.selu, "celu": jelu.celu}
 JAX_NN = {"elu": jax.nn.elu, "selu": jax.nn.selu, "celu": jax.nn.celu}
 by_name = pytest.mark.parametrize("name", list(FUNCS))

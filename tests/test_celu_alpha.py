@@ -35,8 +35,8 @@ from jax import lax
 
 import jelu
 
-from reference import all_bit_patterns, ulp_distance
-from reference_alpha import (
+from jelu.testing import all_bit_patterns, ulp_distance
+from jelu.testing import (
     as_alpha,
     celu_alpha_derivative,
     celu_partial,

@@ -21,7 +21,7 @@ import pytest
 
 import jelu
 
-from reference import all_bit_patterns, derivative
+from jelu.testing import all_bit_patterns, derivative
 
 # name -> x -> activation
 CASES = {

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import jelu
-from reference import CASES, all_bit_patterns, measure
+from jelu.testing import CASES, all_bit_patterns, measure
 from script_loader import load_script
 
 REPO = Path(__file__).resolve().parent.parent

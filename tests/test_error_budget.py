@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import jelu
-from reference import _f64_formula, _mp_formula, derivative, f64_rel_err
+from jelu.testing import f64_formula, mp_formula, derivative, f64_rel_err
 from script_loader import load_script
 
 # alphas exact in float32, so that jelu (which rounds alpha to the compute dtype) and the
@@ -69,7 +69,7 @@ def _measured_f32(name, order, x, y, alpha):
     """Upper bounds on |y - f| / ulp(f) (float32 ulps of the exact f): the float64 reference
     v with |v - f| <= e |v| (tests/reference.py) gives |y - f| <= |y - v| + e |v| and
     ulp(f) >= ulp(|v| (1 - e)). Subnormal inputs and results are left out (outside the claim)."""
-    v = _f64_formula(name, order, x, alpha)
+    v = f64_formula(name, order, x, alpha)
     e = f64_rel_err(name, order, x, alpha)
     keep = np.isfinite(v) & (np.abs(v) >= 2.0**-126) & (np.abs(x) >= 2.0**-126)
     low = np.where(keep, np.abs(v) * (1 - e), 1.0)
@@ -113,7 +113,7 @@ def test_float64_errors_never_exceed_the_derived_bound(case):
         for order, y in enumerate(ys):
             worst = 0.0
             for xi, yi in zip(x, y):
-                v = _mp_formula(name, order, float(xi), alpha)
+                v = mp_formula(name, order, float(xi), alpha)
                 if abs(v) < mpmath.mpf(2) ** -1022:
                     continue  # subnormal: outside the claim
                 ulp = mpmath.mpf(2) ** (mpmath.floor(mpmath.log(abs(v), 2)) - 52)

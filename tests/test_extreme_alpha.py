@@ -26,8 +26,8 @@ import pytest
 
 import jelu
 
-from reference import all_bit_patterns, derivative, ulp_distance
-from reference_alpha import as_alpha, correctly_rounded_any_alpha
+from jelu.testing import all_bit_patterns, derivative, ulp_distance
+from jelu.testing import as_alpha, correctly_rounded_any_alpha
 
 ELU_ALPHAS = [1e-30, 1e-6, 1e-3, 0.3, 1.7, 13.7, 65519.0, 1e15, 1e30]
 CELU_ALPHAS = [1e-6, 1e-3, 0.3, 1.7, 13.7, 65519.0, 1e15, 1e30]

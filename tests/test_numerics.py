@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 import jelu
-
-from reference import CASES, all_bit_patterns, correctly_rounded, derivative, measure
+from jelu.testing import CASES, all_bit_patterns, float32_sample, correctly_rounded, derivative, measure
 
 ORDERS = (0, 1, 2)
 ORDER_NAMES = {0: "value", 1: "first derivative", 2: "second derivative"}
@@ -36,22 +35,6 @@ def test_16bit_every_input(dtype, case, order):
     m = measure(fn(case), case, order, all_bit_patterns(dtype), dtype)
     assert m["max_ulp"] <= (0 if case in CORRECTLY_ROUNDED else 1), m
     assert m["subnormal_ok"], m
-
-
-def float32_sample() -> np.ndarray:
-    """Over 10^6 float32 points: log-uniform over the whole negative range, all of
-    [-1e-3, 0) densely, the saturation of expm1 around -17.3, the underflow of
-    exp around -87.3 to -104, and positive inputs."""
-    rng = np.random.default_rng(0)
-    parts = [
-        -np.exp(rng.uniform(np.log(1e-37), np.log(110.0), 500_000)),
-        -rng.uniform(0.0, 1e-3, 250_000),
-        -rng.uniform(16.0, 18.5, 150_000),
-        -rng.uniform(85.0, 105.0, 50_000),
-        -rng.uniform(0.0, 2.0, 50_000),
-        np.exp(rng.uniform(np.log(1e-37), np.log(3e38), 50_000)),
-    ]
-    return np.concatenate(parts).astype(np.float32).astype(np.float64)
 
 
 @pytest.fixture(scope="module")

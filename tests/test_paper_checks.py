@@ -37,7 +37,7 @@ TINY = [
 ]  # fmt: skip
 OUTPUTS = ("paper_checks.md", "paper_checks.json", "e1_learning_behaviour.png", "e2_self_normalization.png",
            "e3_alpha_dropout.png")
-SELU_LAMBDA, SELU_ALPHA = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
+from jelu.testing import SELU_ALPHA, SELU_SCALE as SELU_LAMBDA
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,7 @@ from hypothesis.extra.numpy import arrays
 
 import jelu
 
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
+from jelu.testing import SELU_ALPHA, SELU_SCALE
 F32_MAX = float(np.finfo(np.float32).max)
 F32_TINY = float(np.finfo(np.float32).tiny)  # smallest normal, 2**-126
 N = 48  # elements per example

@@ -28,8 +28,7 @@ from jax.test_util import check_grads
 
 import jelu
 
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
+from jelu.testing import SELU_ALPHA, SELU_SCALE
 RTOL = 1e-5
 
 
