@@ -294,15 +294,3 @@ def test_n_list_defaults() -> None:
     assert run.parse_args([]).sizes == (2**16, 2**20, 2**22, 2**24)
     assert run.parse_args(["--quick"]).sizes == (2**14,)
     assert run.n_label(2**24) == "2**24" and run.n_label(1000) == "1000"
-
-
-def test_trainer_throughput_script_reports_every_path(capsys) -> None:
-    """benchmarks/trainer_throughput.py on a tiny set: trainer, stream and bound per model."""
-    pytest.importorskip("optax")
-    module = load_script("trainer_throughput")
-    assert module.main(["--rows", "640", "--epochs", "2", "--models", "defaults"]) == 0
-    report = json.loads(capsys.readouterr().out)["defaults"]
-    assert report["steps_per_epoch"] == 640 // 64
-    for path in ("trainer", "stream"):
-        assert len(report[path]["epoch_s"]) == len(report[path]["bound_epoch_s"]) == 2
-        assert report[path]["steps_per_s"] > 0 and report[path]["fraction_of_bound"] > 0
