@@ -1,365 +1,403 @@
-"""Train a plain-JAX MLP with jelu activations, data parallel over every device.
+"""The trainer's command line: flags, checks, the run, and one-line errors with exit codes.
 
-``python examples/train.py`` trains a small MLP with :func:`jelu.elu` on
-scikit-learn's digits; ``--help`` lists the flags, ``examples/README.md`` documents all.
-
-This file reads top to bottom: the model (pure functions over plain pytrees),
-the loss, the optimizer, the jitted data-parallel steps, and the epoch loop
-:func:`fit`. The input pipeline is in ``data.py``, checkpoints and export in
-``checkpoint.py``, the command line in ``cli.py``.
+``python examples/train.py --help`` lists the flags; ``examples/README.md``
+documents them, the files written and the exit codes:
+0 done, 1 the loss diverged, 2 bad input (flags, data, checkpoint, a busy or
+used ``--out``), 3 the environment failed (no such device, disk full, lost
+contact with another process), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
-import math
+import argparse
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
-from functools import cache, partial
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-import jelu
-from checkpoint import TrainState
-from data import DATA_AXIS, Dataset, Prefetcher, put_eval_set, put_replicated, put_rows
+import checkpoint as ckpt
+import train
+from common import (EXIT_DIVERGED, EXIT_ENVIRONMENT, EXIT_INPUT, EXIT_INTERRUPTED,
+                    EnvironmentFailure, InputError, OneLineParser, fail, one_line,
+                    positive_float, positive_int)
+from data import fits_on_devices, make_mesh, prepare_data, put_eval_set
 
-Params = dict[str, Any]
-Activation = Callable[..., jax.Array]
-Dropout = Callable[[jax.Array, jax.Array], jax.Array]  # (key, h) -> h, training only
-STEPS_PER_CALL = 256  # steps run by one jitted call (one lax.scan)
+PROG = "train.py"
 
 
-class TrainingDiverged(Exception):
-    """The loss became NaN or infinite: one line on stderr, exit code 1."""
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    p = OneLineParser(
+        prog=PROG,
+        description="Train an MLP with jelu activations (plain JAX + optax), data parallel "
+        "over every device, with atomic checkpoints, --resume and jax.export.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--data", default="digits",
+                   help="'digits' (scikit-learn's bundled set), PATH.npz (arrays x [N, D] and "
+                   "integer y [N]) or PATH.csv (numbers only, the last column the integer label, "
+                   "an optional header row of names)")
+    p.add_argument("--activation", default="elu", choices=list(train.ACTIVATIONS),
+                   help="elu/selu/celu are jelu's; relu is jax.nn.relu; jax-elu is jax.nn.elu")
+    p.add_argument("--depth", type=positive_int, default=2, help="number of hidden layers")
+    p.add_argument("--width", type=positive_int, default=128, help="units per hidden layer")
+    p.add_argument("--epochs", type=positive_int, default=25,
+                   help="total epochs (with --resume: the total including those already done)")
+    p.add_argument("--batch-size", type=positive_int, default=64,
+                   help="global batch size; must divide by the number of devices; the last "
+                   "partial batch of each epoch is dropped")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate")
+    p.add_argument("--optimizer", default="adam", choices=list(train.OPTIMIZERS),
+                   help="optax optimizer (momentum: sgd with momentum 0.9; adamw: weight "
+                   "decay 1e-4)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the split, the initialization, the data order and the dropout masks")
+    p.add_argument("--dropout", type=dropout_rate, default=0.0, metavar="RATE",
+                   help="dropout after every hidden layer in training, off at evaluation: alpha "
+                   "dropout (jelu.alpha_dropout) with selu, inverted dropout otherwise; RATE in [0, 1)")
+    p.add_argument("--learn-alpha", action="store_true",
+                   help="learn a positive per-unit alpha (elu, celu, jax-elu)")
+    p.add_argument("--input", default="auto", choices=["auto", "device", "stream"],
+                   help="device: the training set goes to the devices once and each epoch runs "
+                   "there; stream: host batches prefetched a chunk ahead; auto: device when the "
+                   "training set takes at most a quarter of each device's memory")
+    p.add_argument("--out", default="runs/train",
+                   help="output directory (on a filesystem every host shares): metrics.jsonl, "
+                   "summary.json, checkpoint.npz, curves.png")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/checkpoint.npz (same configuration required)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in an --out that holds another run's results, deleting them")
+    p.add_argument("--plot", action="store_true", help="write OUT/curves.png")
+    p.add_argument("--export", metavar="PATH", default=None,
+                   help="write the trained predict function (raw float32 features -> logits and "
+                   "the data's own labels), serialized with jax.export for cpu, cuda and tpu")
+    p.add_argument("--no-progress", action="store_true",
+                   help="one short line per epoch on stderr instead of the progress bar")
+    p.add_argument("--quiet", action="store_true", help="nothing on stderr but errors")
+    p.add_argument("--coordinator-address", default=env("JAX_COORDINATOR_ADDRESS"),
+                   help="many hosts: HOST:PORT of process 0 (or $JAX_COORDINATOR_ADDRESS)")
+    p.add_argument("--num-processes", type=positive_int, default=env("JAX_NUM_PROCESSES"),
+                   help="many hosts: number of processes (or $JAX_NUM_PROCESSES)")
+    p.add_argument("--process-id", type=int, default=env("JAX_PROCESS_ID"),
+                   help="many hosts: this process's id, 0..N-1 (or $JAX_PROCESS_ID)")
+    return p
 
 
-# 1. The model ------------------------------------------------------------
+def dropout_rate(text: str) -> float:
+    """argparse type: a dropout rate in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1), got {text!r}")
+    return value
 
 
-def _alpha_optional(f: Callable[..., jax.Array]) -> Activation:
-    return lambda x, alpha=None: f(x) if alpha is None else f(x, alpha)
+def check_args(args: argparse.Namespace) -> None:
+    """Checks argparse cannot express. Raises :class:`InputError`."""
+    if not 0 <= args.seed < 2**32:
+        raise InputError(f"--seed must be in [0, 2**32), got {args.seed}")
+    if args.learn_alpha and not train.ACTIVATIONS[args.activation][1]:
+        raise InputError(f"--learn-alpha needs elu, celu or jax-elu, not {args.activation}")
+    if args.resume and args.overwrite:
+        raise InputError("--resume continues the run in --out and --overwrite deletes it: "
+                         "give one of them")
+    many = (args.coordinator_address, args.num_processes, args.process_id)
+    if any(v is not None for v in many) and None in many:
+        raise InputError("many hosts need --coordinator-address, --num-processes and "
+                         "--process-id together")
+    if args.num_processes is not None and not 0 <= int(args.process_id) < int(args.num_processes):
+        raise InputError(f"--process-id must be in [0, {args.num_processes}), got {args.process_id}")
 
 
-# name -> (f(x, alpha=None), takes a learnable alpha, initialization)
-ACTIVATIONS: dict[str, tuple[Activation, bool, str]] = {
-    "elu": (_alpha_optional(jelu.elu), True, "he"),
-    "selu": (lambda x, alpha=None: jelu.selu(x), False, "lecun"),  # alpha is a fixed constant
-    "celu": (_alpha_optional(jelu.celu), True, "he"),
-    "relu": (lambda x, alpha=None: jax.nn.relu(x), False, "he"),
-    "jax-elu": (_alpha_optional(jax.nn.elu), True, "he"),  # for comparison
-}
-GAINS = {"he": 2.0, "lecun": 1.0}
+def start_jax(args: argparse.Namespace) -> None:
+    """Join the other processes (many hosts) and make sure JAX has its devices."""
+    import jax
+
+    try:
+        if args.num_processes is not None:
+            jax.distributed.initialize(
+                args.coordinator_address, int(args.num_processes), int(args.process_id),
+                initialization_timeout=120, heartbeat_timeout_seconds=30)
+        jax.devices()
+    except Exception as e:  # noqa: BLE001 - a missing backend raises RuntimeError, others vary
+        platforms = os.environ.get("JAX_PLATFORMS")
+        where = f" with JAX_PLATFORMS={platforms}" if platforms else ""
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise EnvironmentFailure(f"JAX could not start{where}: {one_line(first)}") from None
 
 
-def get_activation(name: str) -> Activation:
-    """The activation ``f(x, alpha=None)`` called ``name`` (see :data:`ACTIVATIONS`)."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name][0]
+def agree(error: Exception | None, fingerprint: str = "") -> None:
+    """Raise ``error`` here, or an error on every process if any process had one.
 
-
-def init_for(activation_name: str) -> str:
-    """The initialization that suits an activation: "lecun" for selu, else "he"."""
-    get_activation(activation_name)  # validates the name
-    return ACTIVATIONS[activation_name][2]
-
-
-@partial(jax.jit, static_argnums=(1, 2, 3))
-def _init_params(key: jax.Array, sizes: tuple[int, ...], init: str, learn_alpha: bool) -> Params:
-    shapes = list(zip(sizes[:-1], sizes[1:]))
-    normal = jax.random.normal(key, (sum(i * o for i, o in shapes),), jnp.float32)  # one draw
-    layers, start = [], 0
-    for d_in, d_out in shapes:
-        w = normal[start : start + d_in * d_out].reshape(d_in, d_out) * math.sqrt(GAINS[init] / d_in)
-        layers.append({"w": w, "b": jnp.zeros((d_out,), jnp.float32)})
-        start += d_in * d_out
-    params: Params = {"layers": layers}
-    if learn_alpha:  # log-alpha per hidden unit, 0 so that every unit starts at alpha = 1
-        params["alpha"] = [jnp.zeros((d,), jnp.float32) for d in sizes[1:-1]]
-    return params
-
-
-def init_params(
-    key: jax.Array, layer_sizes: Sequence[int], *, init: str = "he", learn_alpha: bool = False
-) -> Params:
-    """An MLP with the given layer sizes (input, hidden..., output), in one jitted call
-    drawing every weight from one normal sample (one random-number kernel to compile).
-
-    Weights are normal with std ``sqrt(2 / fan_in)`` ("he") or ``sqrt(1 / fan_in)``
-    ("lecun"); biases are zero; ``learn_alpha`` adds ``"alpha"``: one log-alpha
-    vector per hidden layer.
+    On many hosts each process reports its status (and the fingerprint of its
+    data, which must agree) to all the others, so an error on one host stops
+    every host with one line each instead of leaving the others waiting.
     """
-    if init not in GAINS:
-        raise ValueError(f"unknown init {init!r}; valid: {', '.join(GAINS)}")
-    return _init_params(key, tuple(int(s) for s in layer_sizes), init, bool(learn_alpha))
+    import jax
+
+    if jax.process_count() == 1:
+        if error is not None:
+            raise error
+        return
+    from jax.experimental import multihost_utils
+
+    code = 0 if error is None else (EXIT_ENVIRONMENT if isinstance(error, EnvironmentFailure)
+                                    else EXIT_INPUT)
+    mine = np.array([code, *bytes.fromhex(fingerprint[:16].ljust(16, "0"))], np.int32)
+    try:
+        every = np.asarray(multihost_utils.process_allgather(mine))
+    except Exception as e:  # noqa: BLE001
+        raise EnvironmentFailure(f"lost contact with the other processes: {one_line(e)}") from None
+    if error is not None:
+        raise error
+    failed = [i for i, row in enumerate(every) if row[0]]
+    if failed:
+        kind = EnvironmentFailure if every[failed[0]][0] == EXIT_ENVIRONMENT else InputError
+        raise kind(f"process {failed[0]} stopped with an error (see its message); stopping too")
+    if fingerprint and any((row[1:] != every[0][1:]).any() for row in every):
+        raise InputError("the processes loaded different data (--data must be the same file "
+                         "on every host)")
 
 
-def forward(
-    params: Params, x: jax.Array, activation: Activation, dropout: Dropout | None = None,
-    key: jax.Array | None = None,
-) -> tuple[jax.Array, list[jax.Array]]:
-    """The logits and the output of every hidden layer. A learned alpha enters
-    as ``exp(log_alpha)``, which keeps it positive.
+class Reporter:
+    """What the user sees on stderr: a progress bar, one line per epoch, or nothing."""
 
-    With ``dropout`` (training only), hidden layer ``i``'s output is
-    ``dropout(fold_in(key, i), h)``, and that is what the next layer gets and
-    what ``hidden`` holds.
-    """
-    hidden, h = [], x
-    *hidden_layers, last = params["layers"]
-    for i, layer in enumerate(hidden_layers):
-        alpha = jnp.exp(params["alpha"][i]) if "alpha" in params else None
-        h = activation(h @ layer["w"] + layer["b"], alpha)
-        if dropout is not None:
-            h = dropout(jax.random.fold_in(key, i), h)
-        hidden.append(h)
-    return h @ last["w"] + last["b"], hidden
+    def __init__(self, args: argparse.Namespace, total: int, done: int, show: bool):
+        self.lines = show and args.no_progress and not args.quiet
+        self.epochs = args.epochs
+        self.bar = None
+        if show and not (args.no_progress or args.quiet):
+            from tqdm.auto import tqdm
 
+            self.bar = tqdm(total=total, initial=done, unit="step", dynamic_ncols=True)
 
-def apply(params: Params, x: jax.Array, activation: Activation, dropout: Dropout | None = None,
-          key: jax.Array | None = None) -> jax.Array:
-    """The logits of the MLP."""
-    return forward(params, x, activation, dropout, key)[0]
+    def steps(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
 
+    def epoch(self, row: dict[str, Any]) -> None:
+        text = (f"epoch {row['epoch']}/{self.epochs} loss={row['train_loss']:.4f} "
+                f"acc={row['train_accuracy']:.3f} val_acc={row['val_accuracy']:.3f} "
+                f"{row['seconds']:.1f}s")
+        if self.bar is not None:
+            self.bar.set_description(text.split(" loss")[0])
+            self.bar.set_postfix(loss=f"{row['train_loss']:.4f}", val_acc=f"{row['val_accuracy']:.3f}")
+        elif self.lines:
+            print(text, file=sys.stderr, flush=True)
 
-def inverted_dropout(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:
-    """Ordinary dropout: each element kept with probability ``q = 1 - rate`` and
-    scaled by ``1 / q`` (so the mean is kept), else 0. The mask is
-    ``jax.random.bernoulli(key, q, x.shape)``, as for :func:`jelu.alpha_dropout`."""
-    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
-    return jnp.where(keep, x * (1.0 / (1.0 - rate)), jnp.zeros((), x.dtype))
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
-def make_dropout(activation_name: str, rate: float) -> Dropout | None:
-    """``(key, h) -> h`` dropping with probability ``rate``: :func:`jelu.alpha_dropout`
-    after selu (it keeps SELU's mean 0 and variance 1), :func:`inverted_dropout`
-    after any other activation; None for ``rate == 0``."""
-    get_activation(activation_name)  # validates the name
-    if not 0 <= rate < 1:
-        raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
-    if rate == 0:
+def alpha_stats(params: dict[str, Any]) -> dict[str, Any] | None:
+    """Mean and range of the learned alphas (overall and per hidden layer)."""
+    if "alpha" not in params:
         return None
-    if activation_name == "selu":
-        return partial(jelu.alpha_dropout, rate=float(rate))
-    return partial(inverted_dropout, rate=float(rate))
+    per_layer = [np.exp(np.asarray(a, np.float64)) for a in params["alpha"]]
+    every = np.concatenate(per_layer)
+
+    def stats(a: np.ndarray) -> dict[str, float]:
+        return {"mean": float(a.mean()), "min": float(a.min()), "max": float(a.max())}
+
+    return {**stats(every), "per_layer": [stats(a) for a in per_layer]}
 
 
-def dropout_key(seed: int) -> np.ndarray:
-    """The root of the dropout masks (uint32 key data): stream 2 of ``jax.random.key(seed)``
-    (streams 0 and 1 are the initialization and the data order). Step ``s`` uses
-    ``fold_in(root, s)``, hidden layer ``i`` of it ``fold_in(fold_in(root, s), i)``:
-    the masks depend on (seed, step, layer) alone, so a resumed run draws the same ones."""
-    return np.asarray(jax.random.key_data(jax.random.fold_in(jax.random.key(np.uint32(seed)), 2)))
+class Progress:
+    """The run's lock on --out, and which epoch the checkpoint there holds (for Ctrl-C)."""
+
+    out: Path | None = None
+    kept: int | None = None
+    lock: ckpt.OutputLock | None = None
 
 
-# 2. The loss and the optimizer -------------------------------------------
-
-
-def cross_entropy(
-    params: Params, x: jax.Array, y: jax.Array, activation: Activation,
-    weights: jax.Array | None = None, dropout: Dropout | None = None, key: jax.Array | None = None,
-) -> tuple[jax.Array, jax.Array]:
-    """(mean softmax cross-entropy against integer labels ``y``, logits); rows
-    weighted by ``weights`` (0 for padding) when given. Used for training (with
-    ``dropout`` and its ``key``) and evaluation (without)."""
-    logits = apply(params, x, activation, dropout, key)
-    per_row = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-    if weights is None:
-        return per_row.mean(), logits
-    return (per_row * weights).sum() / weights.sum(), logits
-
-
-def loss(params: Params, x: jax.Array, y: jax.Array, activation: Activation) -> jax.Array:
-    """Mean softmax cross-entropy of the logits against integer labels ``y``."""
-    return cross_entropy(params, x, y, activation)[0]
-
-
-def accuracy(logits: jax.Array, y: jax.Array, weights: jax.Array | None = None) -> jax.Array:
-    """Fraction of rows (weighted) whose largest logit is at the label."""
-    hits = (jnp.argmax(logits, axis=-1) == y).astype(jnp.float32)
-    return hits.mean() if weights is None else (hits * weights).sum() / weights.sum()
-
-
-OPTIMIZERS = {
-    "adam": lambda lr: optax.adam(lr),
-    "sgd": lambda lr: optax.sgd(lr),
-    "momentum": lambda lr: optax.sgd(lr, momentum=0.9),
-    "adamw": lambda lr: optax.adamw(lr, weight_decay=1e-4),
-}
-
-
-def make_optimizer(name: str, lr: float) -> optax.GradientTransformation:
-    """The optax optimizer ``name`` (adam, sgd, momentum 0.9, adamw with decay 1e-4)."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[name](lr)
-
-
-# 3. The jitted, data-parallel steps --------------------------------------
-
-
-def train_step(params, opt_state, x, y, *, activation, optimizer, dropout=None, key=None):
-    """One optimizer step; returns new params and state, batch loss and accuracy
-    (of the logits with dropout, when ``dropout`` is given with this step's ``key``)."""
-    grad_fn = jax.value_and_grad(cross_entropy, has_aux=True)
-    (value, logits), grads = grad_fn(params, x, y, activation, None, dropout, key)
-    updates, opt_state = optimizer.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, value, accuracy(logits, y)
-
-
-def make_steps(activation: Activation, optimizer: optax.GradientTransformation, mesh: Mesh,
-               dropout: Dropout | None = None):
-    """Two jitted loops of ``k`` train steps as one ``lax.scan``, returning
-    (params, opt_state, summed loss, summed accuracy):
-
-    * ``on_device(params, opt_state, x, y, order, start, key_data, first_step, k=k)``:
-      the data is on the devices; step ``i`` trains on rows ``order[start + i]`` of ``x``, ``y``;
-    * ``streamed(params, opt_state, xs, ys, key_data, first_step)``: batches
-      ``xs[i]``, ``ys[i]`` from the host.
-
-    With ``dropout``, step ``i`` of the call is global step ``first_step + i``
-    and draws its masks from ``fold_in(wrap_key_data(key_data), first_step + i)``
-    (see :func:`dropout_key`); without, ``key_data`` and ``first_step`` may be
-    left out. Every batch is sharded on the mesh's data axis; parameters and
-    optimizer state are replicated (XLA adds the gradient all-reduce) and donated.
-    """
-    rows = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
-    replicated = NamedSharding(mesh, PartitionSpec())
-    step = partial(train_step, activation=activation, optimizer=optimizer, dropout=dropout)
-
-    def scan(params, opt_state, batches, get_batch, key_data, first_step):
-        root = None if dropout is None else jax.random.wrap_key_data(key_data)
-
-        def body(carry, inputs):
-            batch, step_number = inputs
-            xb, yb = (jax.lax.with_sharding_constraint(a, rows) for a in get_batch(batch))
-            key = None if root is None else jax.random.fold_in(root, step_number)
-            params, opt_state, value, acc = step(*carry, xb, yb, key=key)
-            return (params, opt_state), (value, acc)
-
-        k = jax.tree_util.tree_leaves(batches)[0].shape[0]
-        step_numbers = jnp.asarray(first_step, jnp.uint32) + jnp.arange(k, dtype=jnp.uint32)
-        (params, opt_state), (values, accs) = jax.lax.scan(
-            body, (params, opt_state), (batches, step_numbers))
-        return params, opt_state, values.sum(), accs.sum()
-
-    @partial(jax.jit, static_argnames="k", donate_argnums=(0, 1), out_shardings=replicated)
-    def on_device(params, opt_state, x, y, order, start, key_data=None, first_step=0, *, k):
-        idx = jax.lax.dynamic_slice_in_dim(order, start, k)
-        return scan(params, opt_state, idx, lambda i: (x[i], y[i]), key_data, first_step)
-
-    @partial(jax.jit, donate_argnums=(0, 1), out_shardings=replicated)
-    def streamed(params, opt_state, xs, ys, key_data=None, first_step=0):
-        return scan(params, opt_state, (xs, ys), lambda batch: batch, key_data, first_step)
-
-    return on_device, streamed
-
-
-@cache  # one compiled evaluation for validation and test
-def make_evaluate(activation: Activation, mesh: Mesh):
-    """jit ``(params, x, y, weights) -> (mean loss, accuracy)``, rows sharded, padding weighted 0."""
-
-    @partial(jax.jit, out_shardings=NamedSharding(mesh, PartitionSpec()))
-    def evaluate(params, x, y, weights):
-        value, logits = cross_entropy(params, x, y, activation, weights)
-        return value, accuracy(logits, y, weights)
-
-    return evaluate
-
-
-def make_epoch_order(n: int, steps: int, batch: int, mesh: Mesh):
-    """jit ``(data_key, epoch) -> rows [steps, batch]`` of every step of the epoch: a
-    permutation drawn on the devices from (data_key, epoch) alone, so that a resumed
-    run sees the same order."""
-
-    @partial(jax.jit, out_shardings=NamedSharding(mesh, PartitionSpec()))
-    def order(key_data, epoch):
-        key = jax.random.fold_in(jax.random.wrap_key_data(key_data), epoch)
-        return jax.random.permutation(key, n)[: steps * batch].reshape(steps, batch)
-
-    return lambda key_data, epoch: order(key_data, np.int32(epoch))
-
-
-# 4. The epoch loop -------------------------------------------------------
-
-
-def fit(
-    state: TrainState, data: Dataset, *, activation: Activation,
-    optimizer: optax.GradientTransformation, batch_size: int, epochs: int, mesh: Mesh,
-    stream: bool = False, on_epoch: Callable[[TrainState], None] = lambda s: None,
-    progress: Callable[[int], None] = lambda steps: None,
-    dropout: Dropout | None = None, dropout_key: np.ndarray | None = None,
-) -> tuple[TrainState, Params]:
-    """Train from ``state`` until ``epochs`` epochs are complete.
-
-    With ``stream=False`` the training set goes to the devices once and every
-    epoch runs as jitted ``lax.scan`` calls of up to :data:`STEPS_PER_CALL`
-    steps with no host work between them; with ``stream=True`` a background
-    thread feeds host batches a chunk ahead. Both give the same result.
-    ``on_epoch`` gets the host state after each epoch (to checkpoint it);
-    ``progress`` the number of steps dispatched. ``dropout`` (see
-    :func:`make_dropout`) acts in training steps only, never in evaluation;
-    step ``s`` draws its masks from ``dropout_key`` (see :func:`dropout_key`) and
-    ``s`` alone. Returns the final host state and the final (device) parameters.
-    """
-    if dropout is not None and dropout_key is None:
-        raise ValueError("fit: dropout needs a dropout_key (train.dropout_key(seed))")
-    key_data = None if dropout is None else np.asarray(dropout_key, np.uint32)
-    n = len(data.y_train)
-    steps = n // batch_size
-    chunk = min(steps, STEPS_PER_CALL)
-    on_device, streamed = make_steps(activation, optimizer, mesh, dropout)
-    evaluate = make_evaluate(activation, mesh)
-    epoch_order = make_epoch_order(n, steps, batch_size, mesh)
-    params, opt_state = put_replicated((state.params, state.opt_state), mesh)
-    if not stream:
-        x, y = put_rows(data.x_train, mesh), put_rows(data.y_train, mesh)
-    val = put_eval_set(data.x_val, data.y_val, mesh)
-    for epoch in range(state.epoch, epochs):
-        start_time = time.perf_counter()
-        order = epoch_order(state.data_key, epoch)
-        sums = []  # (summed loss, summed accuracy) per call, fetched at the epoch's end
-        if stream:
-            feed = Prefetcher(data.x_train, data.y_train, np.asarray(order), chunk, mesh)
-            try:
-                done = 0
-                for xs, ys in feed:
-                    params, opt_state, value, acc = streamed(
-                        params, opt_state, xs, ys, key_data, np.uint32(state.step + done))
-                    sums.append((value, acc))
-                    done += len(xs)
-                    progress(len(xs))
-            finally:
-                feed.close()
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the trainer; exit codes as in the module docstring."""
+    args = build_parser().parse_args(argv)
+    progress = Progress()
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return run(args, progress)
+    except InputError as e:
+        fail(PROG, str(e), EXIT_INPUT)
+    except EnvironmentFailure as e:
+        fail(PROG, str(e), EXIT_ENVIRONMENT)
+    except train.TrainingDiverged as e:
+        fail(PROG, str(e), EXIT_DIVERGED)
+    except KeyboardInterrupt:
+        if progress.kept:
+            kept = (f"{progress.out / ckpt.CHECKPOINT_NAME} holds epoch {progress.kept}; "
+                    "continue with --resume")
         else:
-            for first in range(0, steps, chunk):
-                k = min(chunk, steps - first)
-                params, opt_state, value, acc = on_device(
-                    params, opt_state, x, y, order, first, key_data, np.uint32(state.step + first), k=k)
-                sums.append((value, acc))
-                progress(k)
-        train_loss, train_acc = (sum(float(s[i]) for s in sums) / steps for i in (0, 1))
-        val_loss, val_acc = (float(v) for v in evaluate(params, *val))
-        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-            kept = f"epoch {state.epoch}" if state.epoch else "none"
-            bad = train_loss if not math.isfinite(train_loss) else val_loss
-            raise TrainingDiverged(f"loss became {bad} in epoch {epoch + 1}; stopped (try a "
-                                   f"smaller --lr); last good checkpoint: {kept}")
-        row = {"epoch": epoch + 1, "step": state.step + steps, "train_loss": train_loss,
-               "train_accuracy": train_acc, "val_loss": val_loss, "val_accuracy": val_acc,
-               "seconds": time.perf_counter() - start_time}
-        state = TrainState(jax.device_get(params), jax.device_get(opt_state), state.data_key,
-                           epoch + 1, row["step"], [*state.history, row])
-        on_epoch(state)
-    return state, params
+            kept = "no checkpoint was written"
+        fail(PROG, f"interrupted; {kept}", EXIT_INTERRUPTED)
+    finally:
+        if progress.lock is not None:
+            progress.lock.release()
 
 
-if __name__ == "__main__":
-    import cli  # the command line
+def run(args: argparse.Namespace, progress: Progress) -> int:
+    """Check everything, then train, evaluate and write the outputs."""
+    start = time.perf_counter()
+    check_args(args)
+    start_jax(args)
+    import jax
 
-    sys.exit(cli.main())
+    writer = jax.process_index() == 0  # on many hosts, only the first writes files
+    out = Path(args.out)
+    export_path = Path(args.export) if args.export else None
+    error: Exception | None = None
+    data = None
+    try:
+        if writer:
+            ckpt.check_output_dir(out)
+            if export_path is not None:
+                ckpt.check_export_path(export_path, out)
+            if out.is_dir():
+                progress.lock = ckpt.OutputLock(out)
+                found = ckpt.existing_results(out)
+                if found and not (args.resume or args.overwrite):
+                    raise InputError(f"--out {out} holds another run's results ({', '.join(found)}): "
+                                     "continue it with --resume, start afresh with --overwrite, "
+                                     "or choose another --out")
+        quiet = args.quiet or not writer
+        data = train_data(args, log=lambda s: quiet or print(f"{PROG}: {s}", file=sys.stderr))
+        config, state, optimizer = initial_state(args, data, out)
+    except (InputError, EnvironmentFailure) as e:
+        error = e
+    agree(error, data.sha256 if data is not None else "")
+
+    if writer:
+        ckpt.create_output_dir(out)  # the first write: every input check has passed
+        progress.lock = progress.lock or ckpt.OutputLock(out)
+        if args.overwrite:
+            ckpt.clear_results(out)
+        else:
+            ckpt.remove_stale_temp_files(out)
+    progress.out, progress.kept = out, state.epoch or None
+
+    mesh = make_mesh()
+    n_train = len(data.y_train)
+    stream = args.input == "stream" or (
+        args.input == "auto" and not fits_on_devices(data.x_train.nbytes, mesh))
+    steps = n_train // args.batch_size
+    report = Reporter(args, args.epochs * steps, state.epoch * steps, show=writer)
+    activation = train.get_activation(args.activation)
+    dropout = train.make_dropout(args.activation, args.dropout)
+    dropout_key = train.dropout_key(args.seed) if dropout is not None else None
+
+    def on_epoch(s: ckpt.TrainState) -> None:
+        failure = None
+        if writer:
+            try:
+                ckpt.save_checkpoint(out / ckpt.CHECKPOINT_NAME, s, config, data.classes,
+                                     data.mean, data.std)
+                ckpt.write_metrics(out / ckpt.METRICS_NAME, s.history)
+            except EnvironmentFailure as e:
+                failure = e
+        agree(failure)
+        progress.kept = s.epoch
+        report.epoch(s.history[-1])
+
+    try:
+        state, params = train.fit(
+            state, data, activation=activation, optimizer=optimizer, batch_size=args.batch_size,
+            epochs=args.epochs, mesh=mesh, stream=stream, on_epoch=on_epoch, progress=report.steps,
+            dropout=dropout, dropout_key=dropout_key)
+    finally:
+        report.close()
+    if args.resume and writer:
+        ckpt.write_metrics(out / ckpt.METRICS_NAME, state.history)  # drop rows beyond the checkpoint
+
+    evaluate = train.make_evaluate(activation, mesh)
+    test_loss, test_acc = (float(v) for v in evaluate(params, *put_eval_set(
+        data.x_test, data.y_test, mesh)))
+    last = state.history[-1]
+    summary = {
+        "test_accuracy": test_acc, "test_loss": test_loss,
+        "train_loss": last["train_loss"], "train_accuracy": last["train_accuracy"],
+        "val_accuracy": last["val_accuracy"], "steps": state.step, "epochs": state.epoch,
+        "seconds": 0.0, "activation": args.activation, "devices": jax.device_count(),
+        "processes": jax.process_count(), "input": "stream" if stream else "device",
+        "seed": args.seed, "learned_alpha": alpha_stats(state.params), "config": config,
+        "classes": data.classes,
+        "sizes": {"train": n_train, "val": len(data.y_val), "test": len(data.y_test)},
+        "platform": jax.devices()[0].platform, "jelu_version": train.jelu.__version__,
+        "jax_version": jax.__version__,
+    }
+    failure = None
+    if writer:
+        try:
+            if args.plot:
+                ckpt.write_bytes_atomic(out / ckpt.PLOT_NAME, ckpt.plot_curves(state.history))
+            if export_path is not None:
+                blob = ckpt.export_predict(lambda p, x: train.apply(p, x, activation),
+                                           state.params, data.mean, data.std, data.classes)
+                ckpt.write_bytes_atomic(export_path, blob)
+            summary["seconds"] = time.perf_counter() - start
+            ckpt.write_json(out / ckpt.SUMMARY_NAME, summary)
+        except EnvironmentFailure as e:
+            failure = e
+    agree(failure)
+    if writer:
+        print(f"test_accuracy={test_acc:.4f} train_loss={summary['train_loss']:.4f} "
+              f"steps={state.step} seconds={summary['seconds']:.1f} devices={summary['devices']} "
+              f"input={summary['input']} activation={args.activation} out={out}", flush=True)
+    return 0
+
+
+def train_data(args: argparse.Namespace, log) -> Any:
+    """The prepared data set, checked against the flags and the devices."""
+    import jax
+
+    data = prepare_data(args.data, args.seed, log)
+    n_train, n_devices = len(data.y_train), jax.device_count()
+    if args.batch_size > n_train:
+        raise InputError(f"--batch-size {args.batch_size} is larger than the training set "
+                         f"({n_train} rows)")
+    if args.batch_size % n_devices:
+        raise InputError(f"--batch-size {args.batch_size} does not divide by the {n_devices} "
+                         f"devices; use a multiple of {n_devices}")
+    return data
+
+
+def initial_state(args: argparse.Namespace, data: Any, out: Path):
+    """(config, the state to start from, optimizer): fresh, or restored with --resume."""
+    import jax
+
+    optimizer = train.make_optimizer(args.optimizer, args.lr)
+    config = {
+        "activation": args.activation, "depth": args.depth, "width": args.width,
+        "init": train.init_for(args.activation), "learn_alpha": args.learn_alpha,
+        "optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size,
+        "seed": args.seed, "input_dim": int(data.x_train.shape[1]),
+        "num_classes": len(data.classes), "data_sha256": data.sha256,
+    }
+    if args.dropout:  # absent means 0, so that checkpoints written before --dropout still resume
+        config["dropout"] = args.dropout
+    sizes = [config["input_dim"], *[args.width] * args.depth, config["num_classes"]]
+    if args.resume:
+        like = jax.eval_shape(lambda k: train.init_params(
+            k, sizes, init=config["init"], learn_alpha=args.learn_alpha), jax.random.key(0))
+        state = ckpt.restore_state(out / ckpt.CHECKPOINT_NAME, config, like, optimizer)
+        if state.epoch > args.epochs:
+            raise InputError(f"checkpoint is at epoch {state.epoch}, beyond --epochs {args.epochs}")
+        return config, state, optimizer
+    @jax.jit  # one compiled call: keys, parameters, optimizer state
+    def fresh(seed):
+        init_key, data_key = jax.random.split(jax.random.key(seed))
+        params = train.init_params(init_key, sizes, init=config["init"], learn_alpha=args.learn_alpha)
+        return params, optimizer.init(params), jax.random.key_data(data_key)
+
+    params, opt_state, data_key = fresh(np.uint32(args.seed))
+    return config, ckpt.TrainState(params, opt_state, np.asarray(data_key), 0, 0, []), optimizer
+

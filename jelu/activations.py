@@ -103,7 +103,7 @@ class _Fmt(NamedTuple):
     """Per compute dtype constants of the kernel."""
 
     dtype: Any
-    int: Any  # signed integer of the same width, for bit manipulation
+    int_dtype: Any  # signed integer of the same width, for bit manipulation
     bias: int  # exponent bias
     mant: int  # explicit mantissa bits
     ln2_hi: float  # ln 2 with trailing zero bits, so that k * ln2_hi is exact
@@ -131,7 +131,7 @@ def _gser(n: int) -> tuple:
 # bits, so k * ln2_hi is exact for |k| < 2**8; 0x1.62e42feep-1 has 32.
 _F32 = _Fmt(
     dtype=np.dtype(np.float32),
-    int=np.dtype(np.int32),
+    int_dtype=np.dtype(np.int32),
     bias=127,
     mant=23,
     ln2_hi=0.693145751953125,  # 0x1.62e400p-1
@@ -150,7 +150,7 @@ _F32 = _Fmt(
 )
 _F64 = _Fmt(
     dtype=np.dtype(np.float64),
-    int=np.dtype(np.int64),
+    int_dtype=np.dtype(np.int64),
     bias=1023,
     mant=52,
     ln2_hi=6.93147180369123816490e-01,  # 0x1.62e42feep-1
@@ -196,7 +196,7 @@ def _compute_dtype(dtype) -> np.dtype:
 
 
 def _bits(v: Array) -> Array:
-    return lax.bitcast_convert_type(v, _fmt(v.dtype).int)
+    return lax.bitcast_convert_type(v, _fmt(v.dtype).int_dtype)
 
 
 def _from_bits(b: Array, dtype) -> Array:
@@ -211,7 +211,7 @@ def _opaque(v: Array) -> Array:
     everywhere. The cleared bit costs at most one unit in the last place of
     a term that is itself far below the result's last place.
     """
-    return _from_bits(_bits(v) & np.asarray(-2, _fmt(v.dtype).int), v.dtype)
+    return _from_bits(_bits(v) & np.asarray(-2, _fmt(v.dtype).int_dtype), v.dtype)
 
 
 def _split(v: Array) -> tuple[Array, Array]:
@@ -365,7 +365,8 @@ def _alpha_scale(alpha: Array) -> _Scale:
     b = _bits(alpha)
     expo = (b >> fmt.mant) & ((1 << (fmt.dtype.itemsize * 8 - 1 - fmt.mant)) - 1)
     normal = (expo > 0) & (expo < 2 * fmt.bias + 1)
-    m_bits = (b & ~np.asarray(((2 * fmt.bias + 1) << fmt.mant), fmt.int)) | np.asarray(fmt.bias << fmt.mant, fmt.int)
+    exponent_mask = np.asarray(((2 * fmt.bias + 1) << fmt.mant), fmt.int_dtype)
+    m_bits = (b & ~exponent_mask) | np.asarray(fmt.bias << fmt.mant, fmt.int_dtype)
     m = jnp.where(normal, _from_bits(m_bits, alpha.dtype), alpha)
     e = jnp.where(normal, expo - fmt.bias, 0).astype(np.int32)
     return _Scale(m, None, _split(m), e, alpha == 1)
@@ -397,7 +398,7 @@ def _residual(x: Array, u: Array, a: tuple[Array, Array]) -> Array:
 
 def _pow2(k: Array, fmt: _Fmt) -> Array:
     """2**k, exactly, for an integer array k with ``1 - bias <= k <= bias``."""
-    return _from_bits((k.astype(fmt.int) + fmt.bias) << fmt.mant, fmt.dtype)
+    return _from_bits((k.astype(fmt.int_dtype) + fmt.bias) << fmt.mant, fmt.dtype)
 
 
 def _ldexp(v: Array, k: Array | None = None, e: Array | int = 0, k_lo: int | None = None) -> Array:
@@ -504,7 +505,7 @@ def _reduce(u: Array, u_lo: Array | None = None, lowest: Array | None = None) ->
     # (XLA's CPU float-to-int conversion is slow); k as a float comes back from
     # the integer, which no simplifier can undo.
     shifter = np.asarray(1.5 * 2.0**fmt.mant, dt)
-    k_int = _bits(_opaque(u * np.asarray(_INV_LN2, dt)) + shifter) - shifter.view(fmt.int)
+    k_int = _bits(_opaque(u * np.asarray(_INV_LN2, dt)) + shifter) - shifter.view(fmt.int_dtype)
     k = k_int.astype(dt)
     hi = u - k * np.asarray(fmt.ln2_hi, dt)  # exact
     lo = _opaque(k * np.asarray(fmt.ln2_lo, dt))
@@ -663,23 +664,22 @@ def _elu(x: Array, alpha: Array | None) -> tuple[Array, Array]:
     return value, deriv
 
 
-@_elu.defjvp
 def _elu_jvp(primals, tangents):
     # d f = f' dx + [x <= 0] expm1(x) d alpha;  d f' = [x <= 0] f' dx + [x <= 0] exp(x) d alpha.
     # (x > 0 selects the zeros, so that NaN propagates into every derivative.)
     x, alpha = primals
     x_dot, alpha_dot = tangents
-    f, g = _residuals(_elu(x, alpha))
+    value, deriv = _residuals(_elu(x, alpha))
     pos = x > 0
-    em1 = e = None
+    expm1_x = exp_x = None
     if alpha is not None and not _is_zero(alpha_dot):
         # expm1(x) and exp(x) for x <= 0, in the compute dtype: a 16-bit output's
         # tangent is rounded once, and the cotangent of alpha sums in float32.
-        em1, e = _elu(x.astype(_compute_dtype(x.dtype)), None)
-        em1, e = jnp.where(pos, 0, em1), jnp.where(pos, 0, e)
-    return (f, g), (
-        _tangent(f, (g, x_dot), (em1, alpha_dot)),
-        _tangent(g, (jnp.where(pos, 0, g), x_dot), (e, alpha_dot)),
+        expm1_x, exp_x = _elu(x.astype(_compute_dtype(x.dtype)), None)
+        expm1_x, exp_x = jnp.where(pos, 0, expm1_x), jnp.where(pos, 0, exp_x)
+    return (value, deriv), (
+        _tangent(value, (deriv, x_dot), (expm1_x, alpha_dot)),
+        _tangent(deriv, (jnp.where(pos, 0, deriv), x_dot), (exp_x, alpha_dot)),
     )
 
 
@@ -746,12 +746,14 @@ def _selu(x: Array) -> tuple[Array, Array]:
     )
 
 
-@_selu.defjvp
 def _selu_jvp(primals, tangents):
     # d f = f' dx;  d f' = [x <= 0] f' dx.
     (x,), (x_dot,) = primals, tangents
-    f, g = _residuals(_selu(x))
-    return (f, g), (g * x_dot, jnp.where(x > 0, 0, g) * x_dot)
+    value, deriv = _residuals(_selu(x))
+    return (value, deriv), (deriv * x_dot, jnp.where(x > 0, 0, deriv) * x_dot)
+
+
+_selu.defjvp(_selu_jvp)
 
 
 # ---- CELU
@@ -831,21 +833,21 @@ def _celu(x: Array, alpha: Array) -> tuple[Array, ...]:
     deriv2 = _exp_times(parts, inv, dt)
     # d f / d alpha = expm1(u) - u exp(u), without cancellation: a Taylor series
     # for |u| <= 1, else the double words (cancelling at most 2 bits).
-    e_dw = parts.exp()
-    ue = _dw_mul(e_dw, _Scale(u, u_lo, _split(u), 0))
+    exp_dw = parts.exp()
+    ue = _dw_mul(exp_dw, _Scale(u, u_lo, _split(u), 0))
     up = np.asarray(2.0**64, ct)
     ue = (_ldexp(ue[0], parts.k, 64, parts.k_lo), _ldexp(ue[1], parts.k, 64, parts.k_lo))
-    em1 = parts.expm1()
-    d_hi, d_err = _fast2sum(em1[0] * up, -ue[0])  # |expm1(u)| >= |u exp(u)|
-    by_parts = _fast2sum(d_hi, d_err + (em1[1] * up - ue[1]))
+    expm1_dw = parts.expm1()
+    d_hi, d_err = _fast2sum(expm1_dw[0] * up, -ue[0])  # |expm1(u)| >= |u exp(u)|
+    by_parts = _fast2sum(d_hi, d_err + (expm1_dw[1] * up - ue[1]))
     square = _square((u, u_lo))
     by_series = _g_series(u, u_lo, square)
     small = jnp.abs(u) <= np.asarray(_SERIES_BELOW, ct)
     # The alpha derivatives stay in the compute dtype (float32 for 16-bit x): the
     # cotangent of alpha is a sum over elements, and it sums in float32.
-    da = _scaled(tuple(jnp.where(small, s, p) for s, p in zip(by_series, by_parts)), None, None, ct, -64)
+    d_alpha = _scaled(tuple(jnp.where(small, s, p) for s, p in zip(by_series, by_parts)), None, None, ct, -64)
     # d^2 f / d alpha^2 = u^2 exp(u) / alpha.
-    daa = _scaled(_dw_mul(e_dw, square), inv, parts.k, ct, square.e, parts.k_lo)
+    d_alpha2 = _scaled(_dw_mul(exp_dw, square), inv, parts.k, ct, square.e, parts.k_lo)
 
     pos = x > 0
     a = _alpha_array(alpha, ct)
@@ -859,23 +861,23 @@ def _celu(x: Array, alpha: Array) -> tuple[Array, ...]:
     def sel(on_pos, v):
         return jnp.where(pos, np.asarray(on_pos, v.dtype), jnp.where(bad, np.asarray(np.nan, v.dtype), v))
 
-    return jnp.where(pos, x, jnp.where(bad, nan, value)), sel(1, deriv), sel(0, deriv2), sel(0, da), sel(0, daa)
+    value = jnp.where(pos, x, jnp.where(bad, nan, value))
+    return value, sel(1, deriv), sel(0, deriv2), sel(0, d_alpha), sel(0, d_alpha2)
 
 
-@_celu.defjvp
 def _celu_jvp(primals, tangents):
-    # With u = x / alpha and h = f'' = exp(u) / alpha, for x <= 0 (all zero in
-    # alpha for x > 0):
-    #   d f   = f' dx + f_a da
-    #   d f'  = h dx - u h da
-    #   d f'' = (h / alpha) dx - (1 + u) (h / alpha) da
-    #   d f_a = -u h dx + f_aa da
-    #   d f_aa = (2 + u) u (h / alpha) dx - (3 + u) (f_aa / alpha) da
+    # With u = x / alpha, f'' = exp(u) / alpha, f_a = d f / d alpha and
+    # f_aa = d^2 f / d alpha^2, for x <= 0 (all zero in alpha for x > 0):
+    #   d f    = f' dx + f_a d alpha
+    #   d f'   = f'' dx - u f'' d alpha
+    #   d f''  = (f'' / alpha) dx - (1 + u) (f'' / alpha) d alpha
+    #   d f_a  = -u f'' dx + f_aa d alpha
+    #   d f_aa = (2 + u) u (f'' / alpha) dx - (3 + u) (f_aa / alpha) d alpha
     # u is clamped where exp(u) is 0 anyway, so that no inf meets a 0.
     x, alpha = primals
     x_dot, alpha_dot = tangents
     outs = _residuals(_celu(x, alpha))
-    f, g, h, fa, faa = outs
+    value, deriv, deriv2, d_alpha, d_alpha2 = outs
     ct = _compute_dtype(x.dtype)
     a = _alpha_array(alpha, ct)
     xc = x.astype(ct)
@@ -883,14 +885,14 @@ def _celu_jvp(primals, tangents):
     # Clamp x, not x / alpha: the tangent of x / alpha at x = -inf would be inf * 0.
     lowest = a * np.asarray(_fmt(ct).celu_min, ct)
     u = jnp.where(pos, 0, jnp.where(xc < lowest, lowest, xc)) / a  # x = +inf: no inf / a either
-    hc, faac = h.astype(ct), faa.astype(ct)
-    h_a = hc / a
+    deriv2_ct, d_alpha2_ct = deriv2.astype(ct), d_alpha2.astype(ct)  # in the compute dtype
+    deriv2_per_alpha = deriv2_ct / a
     return outs, (
-        _tangent(f, (g, x_dot), (fa, alpha_dot)),
-        _tangent(g, (h, x_dot), (-u * hc, alpha_dot)),
-        _tangent(h, (h_a, x_dot), (-(1 + u) * h_a, alpha_dot)),
-        _tangent(fa, (-u * hc, x_dot), (faa, alpha_dot)),
-        _tangent(faa, ((2 + u) * u * h_a, x_dot), (-(3 + u) * faac / a, alpha_dot)),
+        _tangent(value, (deriv, x_dot), (d_alpha, alpha_dot)),
+        _tangent(deriv, (deriv2, x_dot), (-u * deriv2_ct, alpha_dot)),
+        _tangent(deriv2, (deriv2_per_alpha, x_dot), (-(1 + u) * deriv2_per_alpha, alpha_dot)),
+        _tangent(d_alpha, (-u * deriv2_ct, x_dot), (d_alpha2, alpha_dot)),
+        _tangent(d_alpha2, ((2 + u) * u * deriv2_per_alpha, x_dot), (-(3 + u) * d_alpha2_ct / a, alpha_dot)),
     )
 
 
