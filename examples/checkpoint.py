@@ -16,7 +16,6 @@ Every file is written atomically (:func:`common.atomic_write`).
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import hashlib
 import io
@@ -34,6 +33,7 @@ import numpy as np
 
 import jelu
 from common import InputError, atomic_write, one_line, remove_stale_temp_files, write_bytes_atomic
+from loop import TrainState
 
 FORMAT = "jelu-train-checkpoint"
 VERSION = 2
@@ -44,18 +44,6 @@ PLOT_NAME = "curves.png"
 LOCK_NAME = ".lock"
 RESULTS = (CHECKPOINT_NAME, METRICS_NAME, SUMMARY_NAME, PLOT_NAME)
 EXPORT_PLATFORMS = ("cpu", "cuda", "tpu")
-
-
-@dataclasses.dataclass
-class TrainState:
-    """Everything a resumed run needs to continue bit for bit."""
-
-    params: Any
-    opt_state: Any
-    data_key: np.ndarray  # uint32 key data; epoch e's order comes from (data_key, e)
-    epoch: int  # completed epochs
-    step: int  # completed steps
-    history: list[dict[str, Any]]  # metrics rows of the completed epochs
 
 
 # --------------------------------------------------------------------------
@@ -302,6 +290,21 @@ def check_export_path(path: Path, out: Path) -> None:
             pass
     except OSError as e:
         raise InputError(f"--export {path}: cannot write in {parent} ({one_line(e)})") from None
+
+
+def export_metadata_path(path: Path) -> Path:
+    """Where the metadata of an exported model goes: ``PATH.json`` beside ``PATH``."""
+    return path.with_name(path.name + ".json")
+
+
+def export_metadata(dtype: str, config: dict[str, Any], classes: list[int]) -> dict[str, Any]:
+    """What an exported model is: its compute dtype (the precision it was trained
+    in), input and output, configuration and versions."""
+    return {"format": "jelu-train-export", "compute_dtype": dtype,
+            "input": f"float32 [batch, {config['input_dim']}] raw features",
+            "outputs": ["float32 logits [batch, classes]", "int32 labels [batch]"],
+            "classes": classes, "platforms": list(EXPORT_PLATFORMS), "config": config,
+            "jelu_version": jelu.__version__, "jax_version": jax.__version__}
 
 
 def export_predict(logits_fn: Callable[[Any, jax.Array], jax.Array], params: Any,

@@ -1,4 +1,4 @@
-"""Helpers shared by train.py, paper_checks.py and benchmarks/: one-line errors and atomic writes.
+"""Helpers shared by the trainer's modules and paper_checks.py: one-line errors and atomic writes.
 
 Every script here reports bad input as one line on stderr and exits non-zero
 without a traceback, and writes each output file atomically (a reader sees the
@@ -12,7 +12,6 @@ import contextlib
 import errno
 import math
 import os
-import platform
 import sys
 import tempfile
 from collections.abc import Callable
@@ -130,15 +129,3 @@ def remove_stale_temp_files(directory: Path) -> list[Path]:
             p.unlink()
             removed.append(p)
     return removed
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo, else platform's guess), for benchmark reports."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"

@@ -1,20 +1,20 @@
-"""Train a plain-JAX MLP with jelu activations, data parallel over every device.
+"""The full trainer's loop: the jitted, data-parallel steps, evaluation, and the epoch loop.
 
-``python examples/train.py`` trains a small MLP with :func:`jelu.elu` on
-scikit-learn's digits; ``--help`` lists the flags, ``examples/README.md`` documents all.
-
-This file reads top to bottom: the model (pure functions over plain pytrees),
-the loss, the optimizer, the jitted data-parallel steps, and the epoch loop
-:func:`fit`. The input pipeline is in ``data.py``, checkpoints and export in
-``checkpoint.py``, the command line in ``cli.py``.
+The model, loss and optimizer step are :mod:`mlp`'s (the tiny trainer); this
+module runs them over every device JAX sees: :func:`make_steps` compiles
+``k`` steps as one ``lax.scan`` with the batch sharded on the mesh's data axis
+and the parameters replicated (XLA adds the gradient all-reduce), and
+:func:`fit` runs the epochs from a :class:`TrainState`, which is all a resumed
+run needs to continue bit for bit. ``train.py`` is the command line around it;
+``input_pipeline.py`` feeds it, ``checkpoint.py`` saves its state.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import cache, partial
 from typing import Any
 
@@ -25,8 +25,8 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 import jelu
-from checkpoint import TrainState
-from data import DATA_AXIS, Dataset, Prefetcher, put_eval_set, put_replicated, put_rows
+import mlp
+from input_pipeline import DATA_AXIS, Dataset, Prefetcher, put_eval_set, put_replicated, put_rows
 
 Params = dict[str, Any]
 Activation = Callable[..., jax.Array]
@@ -38,26 +38,34 @@ class TrainingDiverged(Exception):
     """The loss became NaN or infinite: one line on stderr, exit code 1."""
 
 
-# 1. The model ------------------------------------------------------------
+@dataclasses.dataclass
+class TrainState:
+    """Everything a resumed run needs to continue bit for bit."""
+
+    params: Any  # float32 (the master weights, whatever --dtype computes in)
+    opt_state: Any
+    data_key: np.ndarray  # uint32 key data; epoch e's order comes from (data_key, e)
+    epoch: int  # completed epochs
+    step: int  # completed steps
+    history: list[dict[str, Any]]  # metrics rows of the completed epochs
 
 
-def _alpha_optional(f: Callable[..., jax.Array]) -> Activation:
-    return lambda x, alpha=None: f(x) if alpha is None else f(x, alpha)
+# 1. What the command line chooses ------------------------------------------
 
-
-# name -> (f(x, alpha=None), takes a learnable alpha, initialization)
+# name -> (f(x) or f(x, alpha), takes a learnable alpha, initialization)
 ACTIVATIONS: dict[str, tuple[Activation, bool, str]] = {
-    "elu": (_alpha_optional(jelu.elu), True, "he"),
-    "selu": (lambda x, alpha=None: jelu.selu(x), False, "lecun"),  # alpha is a fixed constant
-    "celu": (_alpha_optional(jelu.celu), True, "he"),
-    "relu": (lambda x, alpha=None: jax.nn.relu(x), False, "he"),
-    "jax-elu": (_alpha_optional(jax.nn.elu), True, "he"),  # for comparison
+    "elu": (jelu.elu, True, "he"),
+    "selu": (jelu.selu, False, "lecun"),  # alpha is a fixed constant; LeCun init, as SELU needs
+    "celu": (jelu.celu, True, "he"),
+    "relu": (jax.nn.relu, False, "he"),
+    "jax-elu": (jax.nn.elu, True, "he"),  # for comparison
 }
-GAINS = {"he": 2.0, "lecun": 1.0}
+GAINS = {"he": 2.0, "lecun": 1.0}  # weights ~ normal(0, gain / fan_in)
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}  # the compute dtype (--dtype)
 
 
 def get_activation(name: str) -> Activation:
-    """The activation ``f(x, alpha=None)`` called ``name`` (see :data:`ACTIVATIONS`)."""
+    """The activation called ``name`` (see :data:`ACTIVATIONS`)."""
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name][0]
@@ -69,62 +77,11 @@ def init_for(activation_name: str) -> str:
     return ACTIVATIONS[activation_name][2]
 
 
-@partial(jax.jit, static_argnums=(1, 2, 3))
-def _init_params(key: jax.Array, sizes: tuple[int, ...], init: str, learn_alpha: bool) -> Params:
-    shapes = list(zip(sizes[:-1], sizes[1:]))
-    normal = jax.random.normal(key, (sum(i * o for i, o in shapes),), jnp.float32)  # one draw
-    layers, start = [], 0
-    for d_in, d_out in shapes:
-        w = normal[start : start + d_in * d_out].reshape(d_in, d_out) * math.sqrt(GAINS[init] / d_in)
-        layers.append({"w": w, "b": jnp.zeros((d_out,), jnp.float32)})
-        start += d_in * d_out
-    params: Params = {"layers": layers}
-    if learn_alpha:  # log-alpha per hidden unit, 0 so that every unit starts at alpha = 1
-        params["alpha"] = [jnp.zeros((d,), jnp.float32) for d in sizes[1:-1]]
-    return params
-
-
-def init_params(
-    key: jax.Array, layer_sizes: Sequence[int], *, init: str = "he", learn_alpha: bool = False
-) -> Params:
-    """An MLP with the given layer sizes (input, hidden..., output), in one jitted call
-    drawing every weight from one normal sample (one random-number kernel to compile).
-
-    Weights are normal with std ``sqrt(2 / fan_in)`` ("he") or ``sqrt(1 / fan_in)``
-    ("lecun"); biases are zero; ``learn_alpha`` adds ``"alpha"``: one log-alpha
-    vector per hidden layer.
-    """
+def init_params(key: jax.Array, sizes, init: str = "he", learn_alpha: bool = False) -> Params:
+    """:func:`mlp.init_params` with the gain of ``init`` ("he" or "lecun")."""
     if init not in GAINS:
         raise ValueError(f"unknown init {init!r}; valid: {', '.join(GAINS)}")
-    return _init_params(key, tuple(int(s) for s in layer_sizes), init, bool(learn_alpha))
-
-
-def forward(
-    params: Params, x: jax.Array, activation: Activation, dropout: Dropout | None = None,
-    key: jax.Array | None = None,
-) -> tuple[jax.Array, list[jax.Array]]:
-    """The logits and the output of every hidden layer. A learned alpha enters
-    as ``exp(log_alpha)``, which keeps it positive.
-
-    With ``dropout`` (training only), hidden layer ``i``'s output is
-    ``dropout(fold_in(key, i), h)``, and that is what the next layer gets and
-    what ``hidden`` holds.
-    """
-    hidden, h = [], x
-    *hidden_layers, last = params["layers"]
-    for i, layer in enumerate(hidden_layers):
-        alpha = jnp.exp(params["alpha"][i]) if "alpha" in params else None
-        h = activation(h @ layer["w"] + layer["b"], alpha)
-        if dropout is not None:
-            h = dropout(jax.random.fold_in(key, i), h)
-        hidden.append(h)
-    return h @ last["w"] + last["b"], hidden
-
-
-def apply(params: Params, x: jax.Array, activation: Activation, dropout: Dropout | None = None,
-          key: jax.Array | None = None) -> jax.Array:
-    """The logits of the MLP."""
-    return forward(params, x, activation, dropout, key)[0]
+    return mlp.init_params(key, tuple(sizes), gain=GAINS[init], learn_alpha=learn_alpha)
 
 
 def inverted_dropout(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:
@@ -157,34 +114,6 @@ def dropout_key(seed: int) -> np.ndarray:
     return np.asarray(jax.random.key_data(jax.random.fold_in(jax.random.key(np.uint32(seed)), 2)))
 
 
-# 2. The loss and the optimizer -------------------------------------------
-
-
-def cross_entropy(
-    params: Params, x: jax.Array, y: jax.Array, activation: Activation,
-    weights: jax.Array | None = None, dropout: Dropout | None = None, key: jax.Array | None = None,
-) -> tuple[jax.Array, jax.Array]:
-    """(mean softmax cross-entropy against integer labels ``y``, logits); rows
-    weighted by ``weights`` (0 for padding) when given. Used for training (with
-    ``dropout`` and its ``key``) and evaluation (without)."""
-    logits = apply(params, x, activation, dropout, key)
-    per_row = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-    if weights is None:
-        return per_row.mean(), logits
-    return (per_row * weights).sum() / weights.sum(), logits
-
-
-def loss(params: Params, x: jax.Array, y: jax.Array, activation: Activation) -> jax.Array:
-    """Mean softmax cross-entropy of the logits against integer labels ``y``."""
-    return cross_entropy(params, x, y, activation)[0]
-
-
-def accuracy(logits: jax.Array, y: jax.Array, weights: jax.Array | None = None) -> jax.Array:
-    """Fraction of rows (weighted) whose largest logit is at the label."""
-    hits = (jnp.argmax(logits, axis=-1) == y).astype(jnp.float32)
-    return hits.mean() if weights is None else (hits * weights).sum() / weights.sum()
-
-
 OPTIMIZERS = {
     "adam": lambda lr: optax.adam(lr),
     "sgd": lambda lr: optax.sgd(lr),
@@ -200,21 +129,13 @@ def make_optimizer(name: str, lr: float) -> optax.GradientTransformation:
     return OPTIMIZERS[name](lr)
 
 
-# 3. The jitted, data-parallel steps --------------------------------------
-
-
-def train_step(params, opt_state, x, y, *, activation, optimizer, dropout=None, key=None):
-    """One optimizer step; returns new params and state, batch loss and accuracy
-    (of the logits with dropout, when ``dropout`` is given with this step's ``key``)."""
-    grad_fn = jax.value_and_grad(cross_entropy, has_aux=True)
-    (value, logits), grads = grad_fn(params, x, y, activation, None, dropout, key)
-    updates, opt_state = optimizer.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, value, accuracy(logits, y)
+# 2. The jitted, data-parallel steps --------------------------------------
 
 
 def make_steps(activation: Activation, optimizer: optax.GradientTransformation, mesh: Mesh,
-               dropout: Dropout | None = None):
-    """Two jitted loops of ``k`` train steps as one ``lax.scan``, returning
+               dropout: Dropout | None = None, dtype: Any = jnp.float32):
+    """Two jitted loops of ``k`` steps of :func:`mlp.train_step` (computing in ``dtype``)
+    as one ``lax.scan``, returning
     (params, opt_state, summed loss, summed accuracy):
 
     * ``on_device(params, opt_state, x, y, order, start, key_data, first_step, k=k)``:
@@ -230,7 +151,8 @@ def make_steps(activation: Activation, optimizer: optax.GradientTransformation, 
     """
     rows = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
     replicated = NamedSharding(mesh, PartitionSpec())
-    step = partial(train_step, activation=activation, optimizer=optimizer, dropout=dropout)
+    step = partial(mlp.train_step, activation=activation, optimizer=optimizer, dropout=dropout,
+                   dtype=dtype)
 
     def scan(params, opt_state, batches, get_batch, key_data, first_step):
         root = None if dropout is None else jax.random.wrap_key_data(key_data)
@@ -261,15 +183,23 @@ def make_steps(activation: Activation, optimizer: optax.GradientTransformation, 
 
 
 @cache  # one compiled evaluation for validation and test
-def make_evaluate(activation: Activation, mesh: Mesh):
-    """jit ``(params, x, y, weights) -> (mean loss, accuracy)``, rows sharded, padding weighted 0."""
+def make_evaluate(activation: Activation, mesh: Mesh, dtype: Any = jnp.float32):
+    """jit ``(params, x, y, weights) -> (mean loss, accuracy)`` computing in ``dtype``,
+    rows sharded, padding weighted 0."""
 
     @partial(jax.jit, out_shardings=NamedSharding(mesh, PartitionSpec()))
     def evaluate(params, x, y, weights):
-        value, logits = cross_entropy(params, x, y, activation, weights)
-        return value, accuracy(logits, y, weights)
+        value, logits = mlp.cross_entropy(params, x, y, activation, dtype=dtype, weights=weights)
+        return value, mlp.accuracy(logits, y, weights)
 
     return evaluate
+
+
+def evaluate_set(params: Params, x: np.ndarray, y: np.ndarray, *, activation: Activation,
+                 mesh: Mesh, dtype: Any = jnp.float32) -> tuple[float, float]:
+    """(mean loss, accuracy) of a whole host data set (validation or test), on the devices."""
+    value, acc = make_evaluate(activation, mesh, dtype)(params, *put_eval_set(x, y, mesh))
+    return float(value), float(acc)
 
 
 def make_epoch_order(n: int, steps: int, batch: int, mesh: Mesh):
@@ -285,7 +215,7 @@ def make_epoch_order(n: int, steps: int, batch: int, mesh: Mesh):
     return lambda key_data, epoch: order(key_data, np.int32(epoch))
 
 
-# 4. The epoch loop -------------------------------------------------------
+# 3. The epoch loop -------------------------------------------------------
 
 
 def fit(
@@ -293,7 +223,7 @@ def fit(
     optimizer: optax.GradientTransformation, batch_size: int, epochs: int, mesh: Mesh,
     stream: bool = False, on_epoch: Callable[[TrainState], None] = lambda s: None,
     progress: Callable[[int], None] = lambda steps: None,
-    dropout: Dropout | None = None, dropout_key: np.ndarray | None = None,
+    dropout: Dropout | None = None, dropout_key: np.ndarray | None = None, dtype: Any = jnp.float32,
 ) -> tuple[TrainState, Params]:
     """Train from ``state`` until ``epochs`` epochs are complete.
 
@@ -305,16 +235,18 @@ def fit(
     ``progress`` the number of steps dispatched. ``dropout`` (see
     :func:`make_dropout`) acts in training steps only, never in evaluation;
     step ``s`` draws its masks from ``dropout_key`` (see :func:`dropout_key`) and
-    ``s`` alone. Returns the final host state and the final (device) parameters.
+    ``s`` alone. ``dtype`` is the compute dtype (bfloat16: mixed precision, see
+    :func:`mlp.forward`); the state stays float32. Returns the final host state and
+    the final (device) parameters.
     """
     if dropout is not None and dropout_key is None:
-        raise ValueError("fit: dropout needs a dropout_key (train.dropout_key(seed))")
+        raise ValueError("fit: dropout needs a dropout_key (loop.dropout_key(seed))")
     key_data = None if dropout is None else np.asarray(dropout_key, np.uint32)
     n = len(data.y_train)
     steps = n // batch_size
     chunk = min(steps, STEPS_PER_CALL)
-    on_device, streamed = make_steps(activation, optimizer, mesh, dropout)
-    evaluate = make_evaluate(activation, mesh)
+    on_device, streamed = make_steps(activation, optimizer, mesh, dropout, dtype)
+    evaluate = make_evaluate(activation, mesh, dtype)
     epoch_order = make_epoch_order(n, steps, batch_size, mesh)
     params, opt_state = put_replicated((state.params, state.opt_state), mesh)
     if not stream:
@@ -357,9 +289,3 @@ def fit(
                            epoch + 1, row["step"], [*state.history, row])
         on_epoch(state)
     return state, params
-
-
-if __name__ == "__main__":
-    import cli  # the command line
-
-    sys.exit(cli.main())

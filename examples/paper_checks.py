@@ -27,8 +27,14 @@ Outputs under ``--out`` (default ``runs/paper_checks``), each written atomically
 ``e3_alpha_dropout.png`` (figures).
 
 Run ``python examples/paper_checks.py --help`` for the flags. The network code (initialization,
-forward pass, loss) is the trainer's, imported from ``examples/train.py``; the command-line
-and file helpers are ``examples/common.py``'s.
+forward pass, loss) is the tiny trainer's, ``examples/mlp.py``; the activations and ordinary
+dropout are the full trainer's (``examples/loop.py``); the command-line and file helpers are
+``examples/common.py``'s.
+
+E1 in bfloat16: E1's ELU network, same seeds and initial weights, trained in bfloat16 (mixed
+precision, ``mlp.forward(dtype=jnp.bfloat16)``) with jelu.elu and with jax.nn.elu, whose
+derivative expm1(x) + 1 rounds to 0 below x = -6.25 in bfloat16 where jelu's is exp(x) > 0:
+does that tail gradient change training? (``"e1_bf16"`` in the JSON.)
 """
 
 from __future__ import annotations
@@ -54,7 +60,8 @@ import numpy as np
 
 import jelu
 from common import OneLineParser, positive_float, positive_int, write_bytes_atomic
-from train import forward, get_activation, init_params, inverted_dropout, loss
+import mlp
+from loop import GAINS, get_activation, inverted_dropout
 
 Activation = Callable[..., jax.Array]
 Params = dict[str, Any]
@@ -71,6 +78,11 @@ E1_ACTIVATIONS: dict[str, str] = {
     "elu": "ELU (alpha 1)",
     "relu": "ReLU",
     "leaky_relu": "leaky ReLU (0.1)",
+}
+#: E1 in bfloat16: name -> (activation, display label); both from the same initial weights.
+E1_BF16_ACTIVATIONS: dict[str, tuple[Activation, str]] = {
+    "jelu_elu": (jelu.elu, "jelu.elu, bfloat16"),
+    "jax_nn_elu": (jax.nn.elu, "jax.nn.elu, bfloat16"),
 }
 #: E2 configurations: name -> (activation name, init, display label).
 E2_CONFIGS: dict[str, tuple[str, str, str]] = {
@@ -180,14 +192,28 @@ def e1_activation(name: str) -> Activation:
 # --------------------------------------------------------------------------- E1
 
 
-def median_unit_activation(params: Params, x: jax.Array, activation: Activation) -> jax.Array:
+def init_params(key: jax.Array, sizes: Sequence[int], init: str) -> Params:
+    """The trainer's MLP initialization: "he" or "lecun" normal weights, zero biases."""
+    return mlp.init_params(key, tuple(sizes), gain=GAINS[init])
+
+
+def loss(params: Params, x: jax.Array, y: jax.Array, activation: Activation,
+         dtype: Any = jnp.float32) -> jax.Array:
+    """Mean softmax cross-entropy (float32), the network computing in ``dtype``."""
+    return mlp.cross_entropy(params, x, y, activation, dtype=dtype)[0]
+
+
+def median_unit_activation(params: Params, x: jax.Array, activation: Activation,
+                           dtype: Any = jnp.float32) -> jax.Array:
     """Median over all hidden units (all hidden layers pooled) of each unit's mean activation on x."""
-    _, hidden = forward(params, x, activation)
+    _, hidden = mlp.forward(params, x, activation, dtype=dtype)
+    hidden = [h.astype(jnp.float32) for h in hidden]
     unit_means = jnp.concatenate([h.mean(axis=0) for h in hidden])
     return jnp.median(unit_means)
 
 
-def make_e1_runner(activation: Activation, cfg: Config, n_train: int) -> Callable[..., Any]:
+def make_e1_runner(activation: Activation, cfg: Config, n_train: int,
+                   dtype: Any = jnp.float32) -> Callable[..., Any]:
     """A jitted function training all seeds at once with plain SGD for ``cfg.epochs`` epochs.
 
     The returned function takes ``(params, shuffle_keys, x_tr, y_tr, x_val, y_val, x_sub)``,
@@ -202,14 +228,14 @@ def make_e1_runner(activation: Activation, cfg: Config, n_train: int) -> Callabl
     def metrics(params: Params, x_tr, y_tr, x_val, y_val, x_sub) -> jax.Array:
         return jnp.stack(
             [
-                loss(params, x_tr, y_tr, activation),
-                loss(params, x_val, y_val, activation),
-                median_unit_activation(params, x_sub, activation),
+                loss(params, x_tr, y_tr, activation, dtype),
+                loss(params, x_val, y_val, activation, dtype),
+                median_unit_activation(params, x_sub, activation, dtype),
             ]
         )
 
     def train_one_seed(params: Params, shuffle_key, x_tr, y_tr, x_val, y_val, x_sub):
-        grad_fn = jax.grad(lambda p, xb, yb: loss(p, xb, yb, activation))
+        grad_fn = jax.grad(lambda p, xb, yb: loss(p, xb, yb, activation, dtype))
 
         def sgd_step(p: Params, batch_idx: jax.Array) -> tuple[Params, None]:
             g = grad_fn(p, x_tr[batch_idx], y_tr[batch_idx])
@@ -257,6 +283,17 @@ def run_e1(cfg: Config, log: Callable[[str], None]) -> dict[str, Any]:
             "median_activation": out[:, 2, :].tolist(),
             "init_fingerprint": list(fingerprints),
         }
+    for name, (activation, _) in E1_BF16_ACTIVATIONS.items():
+        start = time.perf_counter()
+        runner = make_e1_runner(activation, cfg, n_train=len(x_tr), dtype=jnp.bfloat16)
+        out = np.asarray(runner(params, shuffle_keys, x_tr, y_tr, x_val, y_val, x_sub), np.float64)
+        log(f"E1 bfloat16 {name}: {time.perf_counter() - start:.1f} s")
+        record.setdefault("bfloat16", {})[name] = {
+            "train_loss": out[:, 0, :].tolist(),
+            "val_loss": out[:, 1, :].tolist(),
+            "median_activation": out[:, 2, :].tolist(),
+            "init_fingerprint": list(fingerprints),
+        }
     return record
 
 
@@ -267,7 +304,7 @@ def make_e2_stats(activation: Activation) -> Callable[[Params, jax.Array], tuple
     """A jitted function: (params, x) -> (mean, variance) of every hidden layer over units and samples."""
 
     def stats(params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        _, hidden = forward(params, x, activation)
+        _, hidden = mlp.forward(params, x, activation)
         means = jnp.stack([h.mean() for h in hidden])
         variances = jnp.stack([h.var() for h in hidden])
         return means, variances
@@ -307,7 +344,7 @@ def make_e3_stats(dropout: Callable[..., jax.Array] | None) -> Callable[..., tup
     selu = get_activation("selu")
 
     def stats(params: Params, x: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
-        _, hidden = forward(params, x, selu, dropout, key)
+        _, hidden = mlp.forward(params, x, selu, dropout=dropout, key=key)
         return jnp.stack([h.mean() for h in hidden]), jnp.stack([h.var() for h in hidden])
 
     return jax.jit(jax.vmap(stats, in_axes=(0, None, 0)))
@@ -406,6 +443,37 @@ def e1_summary(e1: dict[str, Any], n_seeds: int) -> list[str]:
     return out
 
 
+def e1_bf16_table(e1_bf16: dict[str, Any], n_epochs: int) -> str:
+    """Markdown: median training and validation loss over seeds, per reported epoch."""
+    names = list(E1_BF16_ACTIVATIONS)
+    labels = [E1_BF16_ACTIVATIONS[n][1] for n in names]
+    lines = ["| epoch | " + " | ".join(f"train CE {l}" for l in labels) + " | "
+             + " | ".join(f"val CE {l}" for l in labels) + " |", "|" + "---:|" * (1 + 2 * len(names))]
+    for ep in report_epochs(n_epochs):
+        cells = [str(ep)]
+        for key in ("train_loss", "val_loss"):
+            cells += [_fmt(float(np.median(np.asarray(e1_bf16[n][key])[:, ep]))) for n in names]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def e1_bf16_summary(e1_bf16: dict[str, Any], n_seeds: int) -> list[str]:
+    """Plain sentences: how far apart the two bfloat16 runs end, and which is lower how often."""
+    ours, theirs = (np.asarray(e1_bf16[n]["train_loss"]) for n in E1_BF16_ACTIVATIONS)
+    val_ours, val_theirs = (np.asarray(e1_bf16[n]["val_loss"]) for n in E1_BF16_ACTIVATIONS)
+    below = int(np.sum(ours[:, -1] < theirs[:, -1]))
+    rel = np.abs(ours - theirs) / np.maximum(np.abs(theirs), 1e-30)
+    return [
+        f"- Final training loss, median over seeds: {_fmt(float(np.median(ours[:, -1])))} (jelu.elu) "
+        f"vs {_fmt(float(np.median(theirs[:, -1])))} (jax.nn.elu); jelu.elu's is lower in {below} "
+        f"of {n_seeds} seeds. Final validation loss: {_fmt(float(np.median(val_ours[:, -1])))} vs "
+        f"{_fmt(float(np.median(val_theirs[:, -1])))}.",
+        f"- Largest relative difference of the training-loss curves over all seeds and epochs: "
+        f"{float(rel.max()):.3g}; identical curves: {int(np.sum(np.all(ours == theirs, axis=1)))} "
+        f"of {n_seeds} seeds.",
+    ]
+
+
 def format_ranges(epochs: list[int]) -> str:
     """Compress a sorted list of integers into '1-5, 8, 10-12' ('none' when empty)."""
     if not epochs:
@@ -493,7 +561,7 @@ def e3_summary(e3: dict[str, Any]) -> list[str]:
 
 
 def render_markdown(cfg: Config, e1: dict[str, Any], e2: dict[str, Any], meta: dict[str, Any],
-                    e3: dict[str, Any] | None = None) -> str:
+                    e3: dict[str, Any] | None = None, e1_bf16: dict[str, Any] | None = None) -> str:
     """The whole ``paper_checks.md``."""
     return "\n".join(
         [
@@ -522,6 +590,19 @@ def render_markdown(cfg: Config, e1: dict[str, Any], e2: dict[str, Any], meta: d
             "",
             e1_tables(e1, cfg.seeds),
             "",
+            *([] if e1_bf16 is None else [
+                "### E1 in bfloat16: jelu.elu against jax.nn.elu",
+                "",
+                "The ELU network above, the same seeds, initial weights and minibatch order, trained "
+                "in bfloat16 (mixed precision: float32 weights cast once per step, products and "
+                "activations in bfloat16, float32 loss). jax.nn.elu's derivative expm1(x) + 1 is 0 "
+                "below x = -6.25 in bfloat16; jelu.elu's is exp(x), correctly rounded.",
+                "",
+                *e1_bf16_summary(e1_bf16, cfg.seeds),
+                "",
+                e1_bf16_table(e1_bf16, cfg.epochs),
+                "",
+            ]),
             "## E2: self-normalization (SELU paper, Theorem 1)",
             "",
             f"All {meta['n_e2']} digits, each pixel standardized to mean 0, variance 1 (constant pixels "
@@ -757,6 +838,7 @@ def run(cfg: Config, out: Path, log: Callable[[str], None] = lambda _: None) -> 
     """Run the three experiments and write every output file under ``out``; return the JSON record."""
     start = time.perf_counter()
     e1 = run_e1(cfg, log)
+    e1_bf16 = e1.pop("bfloat16")
     e1_wall = time.perf_counter() - start
     e2 = run_e2(cfg, log)
     e2_wall = time.perf_counter() - start - e1_wall
@@ -780,13 +862,13 @@ def run(cfg: Config, out: Path, log: Callable[[str], None] = lambda _: None) -> 
         "e2_wall_s": e2_wall,
         "e3_wall_s": wall - e1_wall - e2_wall,
     }
-    record = {"config": asdict(cfg), "meta": meta, "e1": e1, "e2": e2, "e3": e3}
+    record = {"config": asdict(cfg), "meta": meta, "e1": e1, "e1_bf16": e1_bf16, "e2": e2, "e3": e3}
 
     out.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(out / "e1_learning_behaviour.png", figure_e1(e1, cfg))
     write_bytes_atomic(out / "e2_self_normalization.png", figure_e2(e2, cfg))
     write_bytes_atomic(out / "e3_alpha_dropout.png", figure_e3(e3, cfg))
-    write_bytes_atomic(out / "paper_checks.md", render_markdown(cfg, e1, e2, meta, e3).encode())
+    write_bytes_atomic(out / "paper_checks.md", render_markdown(cfg, e1, e2, meta, e3, e1_bf16).encode())
     text = json.dumps(_json_safe(record), indent=1, allow_nan=False)
     write_bytes_atomic(out / "paper_checks.json", text.encode())
     log(f"wrote the tables, JSON and 3 figures to {out} ({time.perf_counter() - start:.0f} s)")

@@ -3,7 +3,7 @@
 For each model (the trainer's defaults, and ``--batch-size 1024 --width 512
 --depth 4``) on a synthetic float32 set (200,000 x 784, 10 classes by default):
 
-* trainer: ``train.fit`` exactly as ``cli.py`` runs it (on-device shuffle,
+* trainer: ``loop.fit`` exactly as ``train.py`` runs it (on-device shuffle,
   scanned steps, per-epoch evaluation, checkpoint and metrics written to a
   temporary directory), timed per epoch from one epoch's end to the next;
 * stream: the same with ``stream=True`` (host batches, prefetched);
@@ -21,7 +21,7 @@ the wall time of ``python examples/train.py``; ``--csv`` and ``--npz`` the load
 time and peak RSS of a 34,000 x 785 CSV against ``np.loadtxt`` and of a
 200,000 x 784 float32 ``.npz`` against ``np.load``.
 
-    python benchmarks/trainer_throughput.py [--rows 200000] [--epochs 4] [--digits] [--csv] [--npz]
+    python examples/throughput.py [--rows 200000] [--epochs 4] [--digits] [--csv] [--npz]
 """
 
 from __future__ import annotations
@@ -34,16 +34,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "examples")]
+import jax
+import numpy as np
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
+import checkpoint
+import loop
+import train
+from common import OneLineParser, positive_int
+from input_pipeline import Dataset, make_mesh, prepare_data, put_replicated, put_rows
 
-import checkpoint  # noqa: E402
-import train  # noqa: E402
-from common import OneLineParser, positive_int  # noqa: E402
-from data import Dataset, make_mesh, put_replicated  # noqa: E402
+EXAMPLES = Path(__file__).resolve().parent
 
 MODELS = {"defaults": (2, 128, 64), "1024x512x4": (4, 512, 1024)}  # depth, width, batch
 
@@ -62,19 +62,19 @@ def synthetic(rows: int, dim: int = 784, classes: int = 10, seed: int = 0) -> Da
 def measure_model(data: Dataset, depth: int, width: int, batch: int, epochs: int,
                   activation: str = "elu") -> dict:
     mesh = make_mesh()
-    act, opt = train.get_activation(activation), train.make_optimizer("adam", 1e-3)
+    act, opt = loop.get_activation(activation), loop.make_optimizer("adam", 1e-3)
     sizes = [data.x_train.shape[1], *[width] * depth, len(data.classes)]
     steps = len(data.y_train) // batch
 
     def fresh():
-        params = train.init_params(jax.random.key(0), sizes)
+        params = loop.init_params(jax.random.key(0), sizes)
         key = np.asarray(jax.random.key_data(jax.random.key(1)))
-        return checkpoint.TrainState(params, opt.init(params), key, 0, 0, [])
+        return loop.TrainState(params, opt.init(params), key, 0, 0, [])
 
     # The bound: the same steps over batches already on the device, in order.
     xb = jax.device_put(data.x_train[: steps * batch].reshape(steps, batch, -1))
     yb = jax.device_put(data.y_train[: steps * batch].reshape(steps, batch))
-    _, streamed = train.make_steps(act, opt, mesh)
+    _, streamed = loop.make_steps(act, opt, mesh)
     carried = put_replicated((fresh().params, fresh().opt_state), mesh)
 
     def bound() -> float:
@@ -100,7 +100,7 @@ def measure_model(data: Dataset, depth: int, width: int, batch: int, epochs: int
                 bounds.append(bound())
                 mark[0] = time.perf_counter()
 
-            train.fit(fresh(), data, activation=act, optimizer=opt, batch_size=batch,
+            loop.fit(fresh(), data, activation=act, optimizer=opt, batch_size=batch,
                       epochs=epochs, mesh=mesh, stream=stream, on_epoch=on_epoch)
             pairs = [b / t for t, b in zip(times[1:], bounds[1:])]  # bound ran right after
             result[name] = {"epoch_s": times, "bound_epoch_s": bounds,
@@ -112,21 +112,18 @@ def measure_model(data: Dataset, depth: int, width: int, batch: int, epochs: int
 
 def digits_step_times(repeats: int = 15, steps: int = 100) -> dict:
     """Median step time of the default digits model in the scanned loop, per activation."""
-    import cli
-    from data import prepare_data, put_rows
-
-    args = cli.build_parser().parse_args([])
+    args = train.build_parser().parse_args([])
     d = prepare_data("digits", 0)
     mesh = make_mesh()
-    opt = train.make_optimizer(args.optimizer, args.lr)
+    opt = loop.make_optimizer(args.optimizer, args.lr)
     x, y = put_rows(d.x_train, mesh), put_rows(d.y_train, mesh)
     rows = np.random.default_rng(0).integers(0, len(d.y_train), (steps, args.batch_size))
     order = put_replicated(rows.astype(np.int32), mesh)
     sizes = [d.x_train.shape[1], *[args.width] * args.depth, len(d.classes)]
     runners = {}
     for name in ("elu", "jax-elu", "relu"):
-        on_device, _ = train.make_steps(train.get_activation(name), opt, mesh)
-        params = train.init_params(jax.random.key(0), sizes, init=train.init_for(name))
+        on_device, _ = loop.make_steps(loop.get_activation(name), opt, mesh)
+        params = loop.init_params(jax.random.key(0), sizes, init=loop.init_for(name))
         runners[name] = [on_device, put_replicated((params, opt.init(params)), mesh)]
     times = {name: [] for name in runners}
     for r in range(repeats + 1):
@@ -147,7 +144,7 @@ def digits_wall(repeats: int = 3) -> dict:
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            subprocess.run([sys.executable, str(ROOT / "examples" / "train.py"), "--out", tmp,
+            subprocess.run([sys.executable, str(EXAMPLES / "train.py"), "--out", tmp,
                             "--quiet"], check=True, capture_output=True)
             walls.append(time.perf_counter() - start)
             inside.append(json.loads((Path(tmp) / "summary.json").read_text())["seconds"])
@@ -156,9 +153,8 @@ def digits_wall(repeats: int = 3) -> dict:
 
 CSV_CHILD = """
 import sys, time
-sys.path[:0] = [{root!r}, {examples!r}]
 import numpy as np
-import data
+import input_pipeline as data  # the child runs in examples/
 
 
 def status(field):  # /proc, not getrusage: ru_maxrss survives exec, VmHWM does not
@@ -183,11 +179,10 @@ print(time.perf_counter() - start, status("VmHWM"), before)
 
 def _load_in_children(path: Path, loaders: tuple[str, ...]) -> dict:
     """Seconds and memory of each CSV_CHILD loader reading ``path``, each in a fresh process."""
-    child = CSV_CHILD.format(root=str(ROOT), examples=str(ROOT / "examples"))
     result = {}
     for which in loaders:
-        out = subprocess.run([sys.executable, "-c", child, which, str(path)], check=True,
-                             capture_output=True, text=True).stdout.split()
+        out = subprocess.run([sys.executable, "-c", CSV_CHILD, which, str(path)], check=True,
+                             cwd=EXAMPLES, capture_output=True, text=True).stdout.split()
         result[which] = {"seconds": float(out[0]), "peak_rss_bytes": int(out[1]),
                          "rss_after_imports_bytes": int(out[2])}
     return result
@@ -226,7 +221,7 @@ def npz_load(rows: int = 200_000, cols: int = 784) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = OneLineParser(prog="benchmarks/trainer_throughput.py", description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="examples/throughput.py", description=__doc__.split("\n")[0])
     p.add_argument("--rows", type=positive_int, default=200_000, help="synthetic rows (200000)")
     p.add_argument("--epochs", type=positive_int, default=4,
                    help="epochs per model and path; the first is dropped (4)")

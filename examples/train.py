@@ -1,10 +1,15 @@
-"""The trainer's command line: flags, checks, the run, and one-line errors with exit codes.
+"""Train an MLP with jelu activations on every device JAX sees: the full trainer's command line.
 
-``python examples/train.py --help`` lists the flags; ``examples/README.md``
-documents them, the files written and the exit codes:
+``python examples/train.py`` trains on scikit-learn's digits; ``--help`` lists
+the flags; ``examples/README.md`` documents them, the files written and the exit codes:
 0 done, 1 the loss diverged, 2 bad input (flags, data, checkpoint, a busy or
 used ``--out``), 3 the environment failed (no such device, disk full, lost
 contact with another process), 130 interrupted (Ctrl-C).
+
+The model and its step are ``mlp.py``'s (the tiny trainer), the data-parallel
+loop ``loop.py``'s; this file checks the flags, prepares the data and the state,
+runs the loop, and writes the results (``checkpoint.py``); ``hosts.py`` handles
+many hosts.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from typing import Any
 import numpy as np
 
 import checkpoint as ckpt
-import train
+import hosts
+import loop
 from common import (EXIT_DIVERGED, EXIT_ENVIRONMENT, EXIT_INPUT, EXIT_INTERRUPTED,
-                    EnvironmentFailure, InputError, OneLineParser, fail, one_line,
-                    positive_float, positive_int)
-from data import fits_on_devices, make_mesh, prepare_data, put_eval_set
+                    EnvironmentFailure, InputError, OneLineParser, fail, positive_float,
+                    positive_int)
+from input_pipeline import fits_on_devices, make_mesh, prepare_data
 
 PROG = "train.py"
 
@@ -42,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'digits' (scikit-learn's bundled set), PATH.npz (arrays x [N, D] and "
                    "integer y [N]) or PATH.csv (numbers only, the last column the integer label, "
                    "an optional header row of names)")
-    p.add_argument("--activation", default="elu", choices=list(train.ACTIVATIONS),
+    p.add_argument("--activation", default="elu", choices=list(loop.ACTIVATIONS),
                    help="elu/selu/celu are jelu's; relu is jax.nn.relu; jax-elu is jax.nn.elu")
     p.add_argument("--depth", type=positive_int, default=2, help="number of hidden layers")
     p.add_argument("--width", type=positive_int, default=128, help="units per hidden layer")
@@ -52,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="global batch size; must divide by the number of devices; the last "
                    "partial batch of each epoch is dropped")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate")
-    p.add_argument("--optimizer", default="adam", choices=list(train.OPTIMIZERS),
+    p.add_argument("--optimizer", default="adam", choices=list(loop.OPTIMIZERS),
                    help="optax optimizer (momentum: sgd with momentum 0.9; adamw: weight "
                    "decay 1e-4)")
     p.add_argument("--seed", type=int, default=0,
@@ -60,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dropout", type=dropout_rate, default=0.0, metavar="RATE",
                    help="dropout after every hidden layer in training, off at evaluation: alpha "
                    "dropout (jelu.alpha_dropout) with selu, inverted dropout otherwise; RATE in [0, 1)")
+    p.add_argument("--dtype", default="float32", choices=list(loop.DTYPES),
+                   help="compute dtype of the matrix products and activations; bfloat16 is mixed "
+                   "precision: parameters, optimizer state, alphas and the loss stay float32")
     p.add_argument("--learn-alpha", action="store_true",
                    help="learn a positive per-unit alpha (elu, celu, jax-elu)")
     p.add_argument("--input", default="auto", choices=["auto", "device", "stream"],
@@ -104,7 +113,7 @@ def check_args(args: argparse.Namespace) -> None:
     """Checks argparse cannot express. Raises :class:`InputError`."""
     if not 0 <= args.seed < 2**32:
         raise InputError(f"--seed must be in [0, 2**32), got {args.seed}")
-    if args.learn_alpha and not train.ACTIVATIONS[args.activation][1]:
+    if args.learn_alpha and not loop.ACTIVATIONS[args.activation][1]:
         raise InputError(f"--learn-alpha needs elu, celu or jax-elu, not {args.activation}")
     if args.resume and args.overwrite:
         raise InputError("--resume continues the run in --out and --overwrite deletes it: "
@@ -115,56 +124,6 @@ def check_args(args: argparse.Namespace) -> None:
                          "--process-id together")
     if args.num_processes is not None and not 0 <= int(args.process_id) < int(args.num_processes):
         raise InputError(f"--process-id must be in [0, {args.num_processes}), got {args.process_id}")
-
-
-def start_jax(args: argparse.Namespace) -> None:
-    """Join the other processes (many hosts) and make sure JAX has its devices."""
-    import jax
-
-    try:
-        if args.num_processes is not None:
-            jax.distributed.initialize(
-                args.coordinator_address, int(args.num_processes), int(args.process_id),
-                initialization_timeout=120, heartbeat_timeout_seconds=30)
-        jax.devices()
-    except Exception as e:  # noqa: BLE001 - a missing backend raises RuntimeError, others vary
-        platforms = os.environ.get("JAX_PLATFORMS")
-        where = f" with JAX_PLATFORMS={platforms}" if platforms else ""
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise EnvironmentFailure(f"JAX could not start{where}: {one_line(first)}") from None
-
-
-def agree(error: Exception | None, fingerprint: str = "") -> None:
-    """Raise ``error`` here, or an error on every process if any process had one.
-
-    On many hosts each process reports its status (and the fingerprint of its
-    data, which must agree) to all the others, so an error on one host stops
-    every host with one line each instead of leaving the others waiting.
-    """
-    import jax
-
-    if jax.process_count() == 1:
-        if error is not None:
-            raise error
-        return
-    from jax.experimental import multihost_utils
-
-    code = 0 if error is None else (EXIT_ENVIRONMENT if isinstance(error, EnvironmentFailure)
-                                    else EXIT_INPUT)
-    mine = np.array([code, *bytes.fromhex(fingerprint[:16].ljust(16, "0"))], np.int32)
-    try:
-        every = np.asarray(multihost_utils.process_allgather(mine))
-    except Exception as e:  # noqa: BLE001
-        raise EnvironmentFailure(f"lost contact with the other processes: {one_line(e)}") from None
-    if error is not None:
-        raise error
-    failed = [i for i, row in enumerate(every) if row[0]]
-    if failed:
-        kind = EnvironmentFailure if every[failed[0]][0] == EXIT_ENVIRONMENT else InputError
-        raise kind(f"process {failed[0]} stopped with an error (see its message); stopping too")
-    if fingerprint and any((row[1:] != every[0][1:]).any() for row in every):
-        raise InputError("the processes loaded different data (--data must be the same file "
-                         "on every host)")
 
 
 class Reporter:
@@ -212,11 +171,33 @@ def alpha_stats(params: dict[str, Any]) -> dict[str, Any] | None:
 
 
 class Progress:
-    """The run's lock on --out, and which epoch the checkpoint there holds (for Ctrl-C)."""
+    """The run's lock on --out, which epoch the checkpoint there holds (for Ctrl-C and
+    a lost host), and on many hosts the watchdog."""
 
     out: Path | None = None
     kept: int | None = None
     lock: ckpt.OutputLock | None = None
+    watchdog: hosts.Watchdog | None = None
+
+    def agree(self, error: Exception | None, fingerprint: str = "") -> None:
+        """:func:`hosts.agree`; an error that every process raises ends the watching."""
+        try:
+            hosts.agree(error, fingerprint)
+        except Exception:
+            self.done()
+            raise
+
+    def done(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.done()
+
+    def lost_host_message(self, lost: str) -> str:
+        if self.kept:
+            hint = (f"{self.out / ckpt.CHECKPOINT_NAME} holds epoch {self.kept}: restart every "
+                    "process with --resume")
+        else:
+            hint = "no checkpoint was written; restart every process"
+        return f"{PROG}: error: lost contact with {lost}, stopping; {hint}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -231,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(PROG, str(e), EXIT_INPUT)
     except EnvironmentFailure as e:
         fail(PROG, str(e), EXIT_ENVIRONMENT)
-    except train.TrainingDiverged as e:
+    except loop.TrainingDiverged as e:
         fail(PROG, str(e), EXIT_DIVERGED)
     except KeyboardInterrupt:
         if progress.kept:
@@ -249,8 +230,14 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
     """Check everything, then train, evaluate and write the outputs."""
     start = time.perf_counter()
     check_args(args)
-    start_jax(args)
+    hosts.start_jax(args.coordinator_address, args.num_processes, args.process_id)
     import jax
+
+    progress.out = Path(args.out)
+    if args.num_processes is not None and int(args.num_processes) > 1:
+        progress.watchdog = hosts.Watchdog(args.coordinator_address.rsplit(":", 1)[0],
+                                           int(args.process_id), int(args.num_processes),
+                                           progress.lost_host_message)
 
     writer = jax.process_index() == 0  # on many hosts, only the first writes files
     out = Path(args.out)
@@ -274,7 +261,7 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         config, state, optimizer = initial_state(args, data, out)
     except (InputError, EnvironmentFailure) as e:
         error = e
-    agree(error, data.sha256 if data is not None else "")
+    progress.agree(error, data.sha256 if data is not None else "")
 
     if writer:
         ckpt.create_output_dir(out)  # the first write: every input check has passed
@@ -291,11 +278,12 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         args.input == "auto" and not fits_on_devices(data.x_train.nbytes, mesh))
     steps = n_train // args.batch_size
     report = Reporter(args, args.epochs * steps, state.epoch * steps, show=writer)
-    activation = train.get_activation(args.activation)
-    dropout = train.make_dropout(args.activation, args.dropout)
-    dropout_key = train.dropout_key(args.seed) if dropout is not None else None
+    activation = loop.get_activation(args.activation)
+    dtype = loop.DTYPES[args.dtype]
+    dropout = loop.make_dropout(args.activation, args.dropout)
+    dropout_key = loop.dropout_key(args.seed) if dropout is not None else None
 
-    def on_epoch(s: ckpt.TrainState) -> None:
+    def on_epoch(s: loop.TrainState) -> None:
         failure = None
         if writer:
             try:
@@ -304,23 +292,25 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
                 ckpt.write_metrics(out / ckpt.METRICS_NAME, s.history)
             except EnvironmentFailure as e:
                 failure = e
-        agree(failure)
+        progress.agree(failure)
         progress.kept = s.epoch
         report.epoch(s.history[-1])
 
     try:
-        state, params = train.fit(
+        state, params = loop.fit(
             state, data, activation=activation, optimizer=optimizer, batch_size=args.batch_size,
             epochs=args.epochs, mesh=mesh, stream=stream, on_epoch=on_epoch, progress=report.steps,
-            dropout=dropout, dropout_key=dropout_key)
+            dropout=dropout, dropout_key=dropout_key, dtype=dtype)
+    except loop.TrainingDiverged:  # every process sees the same (replicated) loss
+        progress.done()
+        raise
     finally:
         report.close()
     if args.resume and writer:
         ckpt.write_metrics(out / ckpt.METRICS_NAME, state.history)  # drop rows beyond the checkpoint
 
-    evaluate = train.make_evaluate(activation, mesh)
-    test_loss, test_acc = (float(v) for v in evaluate(params, *put_eval_set(
-        data.x_test, data.y_test, mesh)))
+    test_loss, test_acc = loop.evaluate_set(params, data.x_test, data.y_test,
+                                            activation=activation, mesh=mesh, dtype=dtype)
     last = state.history[-1]
     summary = {
         "test_accuracy": test_acc, "test_loss": test_loss,
@@ -331,7 +321,8 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         "seed": args.seed, "learned_alpha": alpha_stats(state.params), "config": config,
         "classes": data.classes,
         "sizes": {"train": n_train, "val": len(data.y_val), "test": len(data.y_test)},
-        "platform": jax.devices()[0].platform, "jelu_version": train.jelu.__version__,
+        "dtype": args.dtype, "platform": jax.devices()[0].platform,
+        "jelu_version": loop.jelu.__version__,
         "jax_version": jax.__version__,
     }
     failure = None
@@ -340,18 +331,23 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
             if args.plot:
                 ckpt.write_bytes_atomic(out / ckpt.PLOT_NAME, ckpt.plot_curves(state.history))
             if export_path is not None:
-                blob = ckpt.export_predict(lambda p, x: train.apply(p, x, activation),
-                                           state.params, data.mean, data.std, data.classes)
+                blob = ckpt.export_predict(
+                    lambda p, x: loop.mlp.forward(p, x, activation, dtype=dtype)[0],
+                    state.params, data.mean, data.std, data.classes)
                 ckpt.write_bytes_atomic(export_path, blob)
+                ckpt.write_json(ckpt.export_metadata_path(export_path),
+                                ckpt.export_metadata(args.dtype, config, data.classes))
             summary["seconds"] = time.perf_counter() - start
             ckpt.write_json(out / ckpt.SUMMARY_NAME, summary)
         except EnvironmentFailure as e:
             failure = e
-    agree(failure)
+    progress.agree(failure)
+    progress.done()
     if writer:
         print(f"test_accuracy={test_acc:.4f} train_loss={summary['train_loss']:.4f} "
               f"steps={state.step} seconds={summary['seconds']:.1f} devices={summary['devices']} "
-              f"input={summary['input']} activation={args.activation} out={out}", flush=True)
+              f"input={summary['input']} activation={args.activation} dtype={args.dtype} out={out}",
+              flush=True)
     return 0
 
 
@@ -374,19 +370,21 @@ def initial_state(args: argparse.Namespace, data: Any, out: Path):
     """(config, the state to start from, optimizer): fresh, or restored with --resume."""
     import jax
 
-    optimizer = train.make_optimizer(args.optimizer, args.lr)
+    optimizer = loop.make_optimizer(args.optimizer, args.lr)
     config = {
         "activation": args.activation, "depth": args.depth, "width": args.width,
-        "init": train.init_for(args.activation), "learn_alpha": args.learn_alpha,
+        "init": loop.init_for(args.activation), "learn_alpha": args.learn_alpha,
         "optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size,
         "seed": args.seed, "input_dim": int(data.x_train.shape[1]),
         "num_classes": len(data.classes), "data_sha256": data.sha256,
     }
-    if args.dropout:  # absent means 0, so that checkpoints written before --dropout still resume
+    if args.dropout:  # absent means 0, so that checkpoints without the key still resume
         config["dropout"] = args.dropout
+    if args.dtype != "float32":  # absent means float32, likewise
+        config["dtype"] = args.dtype
     sizes = [config["input_dim"], *[args.width] * args.depth, config["num_classes"]]
     if args.resume:
-        like = jax.eval_shape(lambda k: train.init_params(
+        like = jax.eval_shape(lambda k: loop.init_params(
             k, sizes, init=config["init"], learn_alpha=args.learn_alpha), jax.random.key(0))
         state = ckpt.restore_state(out / ckpt.CHECKPOINT_NAME, config, like, optimizer)
         if state.epoch > args.epochs:
@@ -395,9 +393,13 @@ def initial_state(args: argparse.Namespace, data: Any, out: Path):
     @jax.jit  # one compiled call: keys, parameters, optimizer state
     def fresh(seed):
         init_key, data_key = jax.random.split(jax.random.key(seed))
-        params = train.init_params(init_key, sizes, init=config["init"], learn_alpha=args.learn_alpha)
+        params = loop.init_params(init_key, sizes, init=config["init"], learn_alpha=args.learn_alpha)
         return params, optimizer.init(params), jax.random.key_data(data_key)
 
     params, opt_state, data_key = fresh(np.uint32(args.seed))
-    return config, ckpt.TrainState(params, opt_state, np.asarray(data_key), 0, 0, []), optimizer
+    return config, loop.TrainState(params, opt_state, np.asarray(data_key), 0, 0, []), optimizer
+
+
+if __name__ == "__main__":
+    sys.exit(main())
 

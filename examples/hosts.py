@@ -1,0 +1,200 @@
+"""Many hosts: joining the other processes, agreeing on errors, and ending cleanly when one is lost.
+
+* :func:`start_jax` joins the processes with ``jax.distributed`` (one process
+  per host, process 0 the coordinator) and checks that JAX has its devices.
+* :func:`agree` lets every process learn of an error on any of them, so that
+  bad input on one host stops all of them with one line each.
+* :class:`Watchdog`: when a process dies (SIGKILL, out of memory, a node lost),
+  the others print one line naming it and how to resume, and exit with code 3.
+
+Why a watchdog of our own: JAX's coordination service notices a silent process
+after its heartbeat timeout and then aborts every other process with a native
+stack trace (``jax.distributed.initialize`` offers no hook, and jaxlib's
+missed-heartbeat callback cannot be given from Python). The watchdog is one
+TCP connection from every process to process 0, beside JAX's own: a process
+that dies closes its end at once (the kernel does it, even after SIGKILL), and
+a host that vanishes stops its once-a-second beat; either is noticed within
+:data:`WATCHDOG_TIMEOUT_S`, well before JAX's :data:`JAX_HEARTBEAT_TIMEOUT_S`.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from common import EXIT_ENVIRONMENT, EXIT_INPUT, EnvironmentFailure, InputError, one_line
+
+JAX_HEARTBEAT_TIMEOUT_S = 60  # JAX aborts the others this long after a process is lost
+WATCHDOG_TIMEOUT_S = 10  # the watchdog's own limit: a peer silent this long is lost
+BEAT_S = 1.0  # how often each end of a watchdog connection says it is alive
+INITIALIZATION_TIMEOUT_S = 120  # how long to wait for every process to join
+
+
+def start_jax(coordinator_address: str | None, num_processes: int | None,
+              process_id: int | None) -> None:
+    """Join the other processes (when ``num_processes`` is given) and make sure JAX
+    has its devices. Raises :class:`EnvironmentFailure` if JAX cannot start."""
+    import jax
+
+    try:
+        if num_processes is not None:
+            jax.distributed.initialize(
+                coordinator_address, int(num_processes), int(process_id),
+                initialization_timeout=INITIALIZATION_TIMEOUT_S,
+                heartbeat_timeout_seconds=JAX_HEARTBEAT_TIMEOUT_S)
+        jax.devices()
+    except Exception as e:  # noqa: BLE001 - a missing backend raises RuntimeError, others vary
+        platforms = os.environ.get("JAX_PLATFORMS")
+        where = f" with JAX_PLATFORMS={platforms}" if platforms else ""
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise EnvironmentFailure(f"JAX could not start{where}: {one_line(first)}") from None
+
+
+class Watchdog:
+    """Ends this process with one line and exit code 3 when another process is lost.
+
+    Process 0 listens on a free port (sent to the others with
+    ``multihost_utils.broadcast_one_to_all``); every other process connects to
+    it at the coordinator's host. Each end sends a byte every :data:`BEAT_S`.
+    Process 0 watches every connection; a connection that closes or stays
+    silent for :data:`WATCHDOG_TIMEOUT_S` means that process is lost, and
+    process 0 tells the others which before it exits. The others watch their
+    connection to process 0 the same way. :meth:`done` (every process has
+    reached the same point of a clean exit) turns the watching off, so that
+    the processes may then end in any order. ``message(lost)`` is the line to
+    print: ``lost`` names the lost process.
+    """
+
+    def __init__(self, coordinator_host: str, process_id: int, num_processes: int,
+                 message: Callable[[str], str]):
+        from jax.experimental import multihost_utils
+
+        self.process_id, self.message = process_id, message
+        self._done = threading.Event()
+        server = socket.create_server(("", 0)) if process_id == 0 else None
+        port = server.getsockname()[1] if server else 0
+        port = int(multihost_utils.broadcast_one_to_all(np.int32(port)))
+        if server is not None:
+            server.settimeout(WATCHDOG_TIMEOUT_S)
+            self.peers: dict[socket.socket, int] = {}
+            try:
+                while len(self.peers) < num_processes - 1:
+                    conn, _ = server.accept()
+                    conn.settimeout(WATCHDOG_TIMEOUT_S)
+                    self.peers[conn] = int.from_bytes(_recv_exactly(conn, 4), "big")
+            except OSError as e:
+                raise EnvironmentFailure(f"the other processes did not connect to the watchdog "
+                                         f"on port {port}: {one_line(e)}") from None
+            finally:
+                server.close()
+        else:
+            try:
+                conn = socket.create_connection((coordinator_host, port), timeout=WATCHDOG_TIMEOUT_S)
+                conn.sendall(process_id.to_bytes(4, "big"))
+            except OSError as e:
+                raise EnvironmentFailure(f"cannot reach process 0's watchdog at {coordinator_host}:"
+                                         f"{port}: {one_line(e)}") from None
+            self.peers = {conn: 0}
+        for conn in self.peers:
+            conn.setblocking(False)
+        threading.Thread(target=self._watch, name="watchdog", daemon=True).start()
+
+    def done(self) -> None:
+        """Every process is ending cleanly: stop watching, and tell the others so."""
+        if not self._done.is_set():
+            self._done.set()
+            self._send(b"d")
+
+    def _send(self, byte: bytes) -> None:
+        for conn in list(self.peers):
+            try:
+                conn.send(byte)
+            except OSError:
+                pass
+
+    def _watch(self) -> None:
+        last_heard = {conn: time.monotonic() for conn in self.peers}
+        next_beat = 0.0
+        while not self._done.is_set():
+            now = time.monotonic()
+            if now >= next_beat:
+                self._send(b".")
+                next_beat = now + BEAT_S
+            readable, _, _ = select.select(list(self.peers), [], [], BEAT_S)
+            for conn in readable:
+                try:
+                    data = conn.recv(64)
+                except OSError:
+                    data = b""
+                if not data:  # closed: that process is gone
+                    return self._lost(self.peers[conn])
+                last_heard[conn] = time.monotonic()
+                if b"d" in data:  # it ends cleanly: so do we
+                    self._done.set()
+                    return
+                if b"L" in data:  # process 0 reports a lost process
+                    lost = int(data[data.index(b"L") + 1 :].split(b";")[0] or b"-1")
+                    return self._lost(lost)
+            for conn, heard in last_heard.items():
+                if time.monotonic() - heard > WATCHDOG_TIMEOUT_S:
+                    return self._lost(self.peers[conn])
+
+    def _lost(self, process: int) -> None:
+        time.sleep(BEAT_S)  # a peer that ended cleanly a moment before us: let done() arrive
+        if self._done.is_set():
+            return
+        if self.process_id == 0:
+            self._send(b"L%d;" % process)
+        name = f"process {process}" if process >= 0 else "another process"
+        print(self.message(name), file=sys.stderr, flush=True)
+        os._exit(EXIT_ENVIRONMENT)  # the main thread may be blocked in a collective
+
+
+def _recv_exactly(conn: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("connection closed")
+        data += chunk
+    return data
+
+
+def agree(error: Exception | None, fingerprint: str = "") -> None:
+    """Raise ``error`` here, or an error on every process if any process had one.
+
+    On many hosts each process reports its status (and the fingerprint of its
+    data, which must agree) to all the others, so an error on one host stops
+    every host with one line each instead of leaving the others waiting.
+    """
+    import jax
+
+    if jax.process_count() == 1:
+        if error is not None:
+            raise error
+        return
+    from jax.experimental import multihost_utils
+
+    code = 0 if error is None else (EXIT_ENVIRONMENT if isinstance(error, EnvironmentFailure)
+                                    else EXIT_INPUT)
+    mine = np.array([code, *bytes.fromhex(fingerprint[:16].ljust(16, "0"))], np.int32)
+    try:
+        every = np.asarray(multihost_utils.process_allgather(mine))
+    except Exception as e:  # noqa: BLE001
+        raise EnvironmentFailure(f"lost contact with the other processes: {one_line(e)}") from None
+    if error is not None:
+        raise error
+    failed = [i for i, row in enumerate(every) if row[0]]
+    if failed:
+        kind = EnvironmentFailure if every[failed[0]][0] == EXIT_ENVIRONMENT else InputError
+        raise kind(f"process {failed[0]} stopped with an error (see its message); stopping too")
+    if fingerprint and any((row[1:] != every[0][1:]).any() for row in every):
+        raise InputError("the processes loaded different data (--data must be the same file "
+                         "on every host)")
