@@ -1,37 +1,38 @@
 """ULP accuracy of jelu and jax.nn against correctly rounded references.
 
-    python benchmarks/accuracy.py [--out benchmarks/accuracy.md]
+Run from the repository root::
+
+    python -m benchmarks.accuracy [--out DIR]
 
 For each function and dtype: the largest distance in ULPs from the correctly
 rounded value, and how many results are not correctly rounded, for the value
 and the first and second derivatives. bfloat16 and float16: all 65,536 inputs;
-float32: the >10^6-point sample of tests/test_numerics.py; float64: 600
-points against mpmath. References: tests/reference.py. Subnormal inputs and
-results are left out (XLA flushes them to zero on CPU).
+float32: the >10^6-point sample ``jelu.testing.float32_sample``; float64: 600
+points against mpmath. References: :mod:`jelu.testing`. Subnormal inputs and
+results are left out (XLA flushes them to zero on CPU). Prints the table as it
+goes and writes it to ``benchmarks/results/accuracy-<kind>.md`` (``--out DIR``
+for another folder).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import tempfile
 
 import jax
 import ml_dtypes
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
+import jelu
+from benchmarks import _common
+from jelu.testing import CASES, all_bit_patterns, float32_sample, measure
 
-import jelu  # noqa: E402
-from reference import CASES, all_bit_patterns, measure  # noqa: E402
-from test_numerics import float32_sample  # noqa: E402
+SCRIPT = "accuracy"
 
 JAX_NN = {"elu": jax.nn.elu, "selu": jax.nn.selu, "celu": jax.nn.celu}
 
 
 def implementations(case):
+    """jelu's and jax.nn's function of a ``jelu.testing.CASES`` key, as ``f(x)``."""
     _, _, name, kw = CASES[case]
     return {
         "jelu": lambda x: getattr(jelu, name)(x, **kw),
@@ -40,6 +41,7 @@ def implementations(case):
 
 
 def float64_sample() -> np.ndarray:
+    """600 float64 points: log-spaced negatives, the hard regions, and some positives."""
     rng = np.random.default_rng(1)
     return np.concatenate([
         -np.exp(rng.uniform(np.log(1e-300), np.log(750.0), 400)),
@@ -51,10 +53,11 @@ def float64_sample() -> np.ndarray:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "accuracy.md"),
-                        help="markdown file to write (default: %(default)s)")
+    """Measure every case, dtype and implementation; print and write the table."""
+    parser = _common.parser(SCRIPT, __doc__.splitlines()[0])
+    _common.add_out_argument(parser, f"{SCRIPT}-<kind>.md")
     args = parser.parse_args(argv)
+    out = _common.result_path(_common.out_dir(parser, args.out), SCRIPT, ".md")
     inputs = [
         ("bfloat16", ml_dtypes.bfloat16, all_bit_patterns(ml_dtypes.bfloat16)),
         ("float16", np.float16, all_bit_patterns(np.float16)),
@@ -75,11 +78,7 @@ def main(argv=None) -> int:
                     cells.append(f"{m['max_ulp']:,} ({m['not_correctly_rounded']:,} of {m['points']:,})")
                 lines.append(f"| {case} | {dname} | {impl} | " + " | ".join(cells) + " |")
                 print(lines[-1], flush=True)
-    text = "\n".join(lines) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.out)), suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, args.out)
+    _common.write_atomic(out, "\n".join(lines) + "\n")
     return 0
 
 

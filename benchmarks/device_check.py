@@ -1,25 +1,27 @@
-#!/usr/bin/env python
 """One command that checks jelu on whatever ``jax.devices()[0]`` is.
 
-    PYTHONPATH=. python benchmarks/device_check.py            # full run (81 s on an H200)
-    PYTHONPATH=. python benchmarks/device_check.py --quick    # small CPU run (CI)
+Run from the repository root::
+
+    python -m benchmarks.device_check            # full run (81 s on an H200)
+    python -m benchmarks.device_check --quick    # small CPU run (CI)
 
 Needs no install step and no network: jax, jaxlib, numpy, ml_dtypes, mpmath
 (references), optax and scikit-learn (the trainer), plus this checkout. It
-writes ``device_check.json`` and ``device_check.md`` to ``--out`` (default
-``runs/device_check``) and exits 1 if an accuracy or consistency check fails
-(or a section cannot run), 2 on bad command-line input.
+writes ``device_check-<kind>.json`` and ``.md`` (kind: cpu, gpu or tpu) to
+``--out DIR`` (default ``benchmarks/results``) and exits 1 if an accuracy or
+consistency check fails (or a section cannot run), 2 on bad command-line
+input (one line on stderr).
 
 Sections:
 
 1. ``accuracy``: ULP errors against the correctly rounded references of
-   tests/reference.py (float64 with a proven error bound, mpmath where the
+   :mod:`jelu.testing` (float64 with a proven error bound, mpmath where the
    bound cannot decide the rounding). Every finite bfloat16 and float16 input
    for elu (alpha 1 and 1.7), selu and celu (alpha 0.3): value, f' and f''
    correctly rounded for elu and selu (the default alphas), within 1 ULP for
    the others. float32: random negative normal bit patterns
    (the whole negative range, uniform per bit pattern) plus the dense sample
-   of tests/test_numerics.py; each order within ``FLOAT32_MAX_ULP``.
+   ``jelu.testing.float32_sample``; each order within ``FLOAT32_MAX_ULP``.
    Subnormal inputs and results are counted apart (XLA flushes them).
 2. ``consistency``: the same inputs jitted on the device and on
    ``jax.devices("cpu")[0]``, compared bit for bit; mismatches per function,
@@ -32,13 +34,14 @@ Sections:
    of elu, selu, celu in float32 and bfloat16: median time, fraction of the
    copy bandwidth (minimal bytes: fwd reads x, writes y; fwd+bwd reads x, g,
    writes dx) and ratio to ``jax.nn``.
-4. ``mlp``: the train step of benchmarks/run.py (8 x 1024, batch 4096) in
+4. ``mlp``: the synthetic MLP train step of ``benchmarks.run`` (8 x 1024, batch 4096) in
    float32 and bfloat16 with jelu.elu, jax.nn.elu and jax.nn.relu: median
    step time and compiled temp memory, as ratios to relu's.
 5. ``trainer``: ``python examples/train.py`` on its defaults (``--epochs 1``
-   with ``--quick``) as a subprocess: its final line and wall time.
+   with ``--quick``) as a subprocess, writing to a temporary folder: its
+   final line and wall time.
 
-Timing follows benchmarks/run.py (its functions are imported): compiled
+Timing is ``benchmarks._common``'s, as in ``benchmarks.run``: compiled
 ahead, warm-up calls, interleaved repeats in a shuffled order, medians,
 ``block_until_ready``. Speed and MLP targets are reported, not enforced.
 Nothing here needs float64 on the device (references are host numpy).
@@ -47,39 +50,32 @@ Nothing here needs float64 on the device (references are host numpy).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, Callable, Sequence
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TESTS_DIR = REPO_ROOT / "tests"
-# The checkout this script lives in, and the shared references in tests/.
-sys.path[:0] = [str(REPO_ROOT), str(TESTS_DIR)]
+import jax
+import jax.numpy as jnp
+import ml_dtypes
+import numpy as np
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import ml_dtypes  # noqa: E402
-import numpy as np  # noqa: E402
+import jelu
+from benchmarks import _common
+from jelu.testing import CASES, all_bit_patterns, compare, correctly_rounded, derivative, float32_sample
 
-import jelu  # noqa: E402
-from reference import CASES, all_bit_patterns, compare, correctly_rounded, derivative  # noqa: E402
-from script_loader import load_script  # noqa: E402
-
-bench = load_script("run", "benchmarks_run")  # benchmarks/run.py: its timing and MLP helpers
-
+SCRIPT = "device_check"
 SCHEMA_VERSION = 1
 SECTIONS = ("accuracy", "consistency", "speed", "mlp", "trainer")
 ORDERS = (0, 1, 2)
 ORDER_NAMES = {0: "value", 1: "f'", 2: "f''"}
-# Keys of tests/reference.py's CASES: elu (alpha 1 and 1.7), selu, celu (alpha 0.3).
+# Keys of jelu.testing.CASES: elu (alpha 1 and 1.7), selu, celu (alpha 0.3).
 ACCURACY_CASES = ("elu", "elu(alpha=1.7)", "selu", "celu(alpha=0.3)")
 SIXTEEN_BIT = {"bfloat16": ml_dtypes.bfloat16, "float16": np.float16}
 # Pass criteria of section 1, the README's claims: 16-bit correctly rounded for
@@ -107,9 +103,8 @@ TARGET_COPY_FRACTION = 0.85
 TARGET_RATIO_TO_JAX_NN = 1.0
 TARGET_STEP_RATIO_TO_RELU = 1.02
 TARGET_TEMP_RATIO_TO_RELU = 1.0
-TRAINER = REPO_ROOT / "examples" / "train.py"
+TRAINER = _common.REPO_ROOT / "examples" / "train.py"
 EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 @dataclass(frozen=True)
@@ -137,14 +132,6 @@ QUICK = Sizes(f32_random=2**15, f32_dense=2**15, speed_n=2**20, speed_repeats=3,
 # --------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser that reports bad input as one line and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        sys.exit(EXIT_USAGE)
-
-
 def _sections(text: str) -> tuple[str, ...]:
     names = tuple(s.strip() for s in text.split(",") if s.strip())
     bad = [s for s in names if s not in SECTIONS]
@@ -156,23 +143,20 @@ def _sections(text: str) -> tuple[str, ...]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse and validate the command line; exit 2 with one line on bad input."""
-    parser = _Parser(prog="benchmarks/device_check.py",
-                     description="Accuracy, CPU consistency, speed and training of jelu on jax.devices()[0].")
+    parser = _common.parser(SCRIPT, "Accuracy, CPU consistency, speed and training of jelu on jax.devices()[0].")
     parser.add_argument("--quick", action="store_true",
                         help="small sizes (a CPU smoke run of every section, < 60 s)")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "device_check",
-                        help="output directory for device_check.json and device_check.md "
-                             "(default: runs/device_check)")
+    _common.add_out_argument(parser, f"{SCRIPT}-<kind>.json and .md")
     parser.add_argument("--sections", type=_sections, default=SECTIONS,
                         help=f"comma-separated subset of {','.join(SECTIONS)} (default: all)")
     args = parser.parse_args(argv)
-    if args.out.exists() and not args.out.is_dir():
-        parser.error(f"--out: {args.out} exists and is not a directory")
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        parser.error(f"--out: cannot create {args.out}: {exc.strerror}")
+    args.out = _common.out_dir(parser, args.out)
     return args
+
+
+def report_paths(out: Path) -> tuple[Path, Path]:
+    """The JSON and markdown reports in the folder ``out``."""
+    return _common.result_path(out, SCRIPT, ".json"), _common.result_path(out, SCRIPT, ".md")
 
 
 def _log(message: str) -> None:
@@ -185,9 +169,7 @@ def _log(message: str) -> None:
 
 
 def float32_inputs(sizes: Sizes) -> np.ndarray:
-    """Random negative normal float32 bit patterns plus the tests' dense sample, as float64."""
-    from test_numerics import float32_sample  # the dense regions the tests use
-
+    """Random negative normal float32 bit patterns plus jelu.testing's dense sample, as float64."""
     rng = np.random.default_rng(0)
     lo, hi = NEG_NORMAL_F32_BITS
     bits = rng.integers(lo, hi, sizes.f32_random, dtype=np.uint64).astype(np.uint32)
@@ -307,29 +289,24 @@ def consistency_section(data: dict[str, tuple[Any, np.ndarray]], evaluate: Evalu
 # --------------------------------------------------------------------------
 
 
-def _compiled_thunk(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-    compiled = jax.jit(fn).lower(*args).compile()
-    return lambda: jax.block_until_ready(compiled(*args))
-
-
 def speed_section(n: int, repeats: int, device: Any) -> dict[str, Any]:
     """Copy floor, then jelu vs jax.nn fwd and fwd+bwd, all interleaved."""
     x32 = jax.device_put(jax.random.normal(jax.random.key(0), (n,), jnp.float32), device)
     g32 = jax.device_put(jax.random.normal(jax.random.key(1), (n,), jnp.float32), device)
     thunks: dict[tuple[str, str, str, str], Callable[[], Any]] = {
-        ("float32", "copy", "floor", "jnp.copy"): _compiled_thunk(jnp.copy, x32),
-        ("float32", "copy", "floor", "x*2"): _compiled_thunk(lambda x: x * 2, x32),
+        ("float32", "copy", "floor", "jnp.copy"): _common.compiled_thunk(jnp.copy, x32),
+        ("float32", "copy", "floor", "x*2"): _common.compiled_thunk(lambda x: x * 2, x32),
     }
     for dtype in SPEED_DTYPES:
         x, g = x32.astype(dtype), g32.astype(dtype)
         for impl, module in (("jelu", jelu), ("jax.nn", jax.nn)):
             for name in SPEED_FUNCTIONS:
                 f = getattr(module, name)
-                thunks[(dtype, "fwd", impl, name)] = _compiled_thunk(f, x)
-                thunks[(dtype, "fwd+bwd", impl, name)] = _compiled_thunk(
+                thunks[(dtype, "fwd", impl, name)] = _common.compiled_thunk(f, x)
+                thunks[(dtype, "fwd+bwd", impl, name)] = _common.compiled_thunk(
                     lambda x, g, f=f: jax.vjp(f, x)[1](g)[0], x, g)
     _log(f"  speed: {len(thunks)} compiled calls at n = {n:,}, {repeats} interleaved repeats")
-    samples = bench.interleaved_times(thunks, repeats)
+    samples = _common.interleaved_times(thunks, repeats)
     median = {k: statistics.median(v) for k, v in samples.items()}
     copy_bytes = ARRAYS_MOVED["fwd"] * n * 4
     floors = {k[3]: {"time_s": t, "bandwidth_Bps": copy_bytes / t} for k, t in median.items() if k[2] == "floor"}
@@ -367,9 +344,9 @@ def speed_section(n: int, repeats: int, device: Any) -> dict[str, Any]:
 
 
 def mlp_section(cfg: Any, repeats: int, device: Any) -> dict[str, Any]:
-    """Step time and compiled temp memory of benchmarks/run.py's MLP, per dtype and activation."""
+    """Step time and compiled temp memory of the synthetic MLP, per dtype and activation."""
     with jax.default_device(device):
-        params32 = bench._mlp_params(jax.random.key(2), cfg)
+        params32 = _common.mlp_params(jax.random.key(2), cfg)
         x32 = jax.random.normal(jax.random.key(3), (cfg.batch, cfg.d_in))
         y = jax.random.randint(jax.random.key(4), (cfg.batch,), 0, cfg.n_classes)
     thunks: dict[tuple[str, str], Callable[[], Any]] = {}
@@ -378,12 +355,11 @@ def mlp_section(cfg: Any, repeats: int, device: Any) -> dict[str, Any]:
         params = jax.tree_util.tree_map(lambda a, dtype=dtype: a.astype(dtype), params32)
         x = x32.astype(dtype)
         for name, act in MLP_ACTIVATIONS.items():
-            compiled = jax.jit(jax.value_and_grad(bench._mlp_loss(act))).lower(params, x, y).compile()
-            analysis = compiled.memory_analysis()
-            temp[(dtype, name)] = analysis.temp_size_in_bytes if analysis is not None else None
+            compiled = jax.jit(jax.value_and_grad(_common.mlp_loss(act))).lower(params, x, y).compile()
+            temp[(dtype, name)] = _common.temp_bytes(compiled)
             thunks[(dtype, name)] = (lambda c=compiled, p=params, x=x: jax.block_until_ready(c(p, x, y)))
     _log(f"  mlp: {len(thunks)} compiled steps, {repeats} interleaved repeats")
-    samples = bench.interleaved_times(thunks, repeats, seed=1)
+    samples = _common.interleaved_times(thunks, repeats, seed=1)
     median = {k: statistics.median(v) for k, v in samples.items()}
     rows = []
     for (dtype, name), t in median.items():
@@ -414,24 +390,27 @@ def mlp_section(cfg: Any, repeats: int, device: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------
 
 
-def trainer_section(out_dir: Path, epochs: int | None, timeout_s: int) -> dict[str, Any]:
-    """Run examples/train.py through its command line; its final line and wall time."""
-    cmd = [sys.executable, str(TRAINER), "--no-progress", "--out", str(out_dir / "train")]
-    if epochs is not None:
-        cmd += ["--epochs", str(epochs)]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    # This process may hold most of an accelerator's memory (JAX preallocates
-    # it); the small trainer allocates on demand from what is left.
-    env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
-    shown = " ".join(["python", str(TRAINER.relative_to(REPO_ROOT)), *cmd[2:]])
-    _log(f"  trainer: {shown}")
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env, cwd=REPO_ROOT)
-    except subprocess.TimeoutExpired:
-        return {"status": "error", "command": shown, "error": f"timed out after {timeout_s} s"}
-    wall = time.perf_counter() - start
+def trainer_section(epochs: int | None, timeout_s: int) -> dict[str, Any]:
+    """Run examples/train.py through its command line, writing to a temporary folder;
+    its final line and wall time."""
+    with tempfile.TemporaryDirectory(prefix="jelu-device-check-") as tmp:
+        cmd = [sys.executable, str(TRAINER), "--no-progress", "--out", str(Path(tmp) / "train")]
+        if epochs is not None:
+            cmd += ["--epochs", str(epochs)]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_common.REPO_ROOT), env.get("PYTHONPATH")]))
+        # This process may hold most of an accelerator's memory (JAX preallocates
+        # it); the small trainer allocates on demand from what is left.
+        env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+        shown = " ".join(["python", str(TRAINER.relative_to(_common.REPO_ROOT)), *cmd[2:]])
+        _log(f"  trainer: {shown}")
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env,
+                                  cwd=_common.REPO_ROOT)
+        except subprocess.TimeoutExpired:
+            return {"status": "error", "command": shown, "error": f"timed out after {timeout_s} s"}
+        wall = time.perf_counter() - start
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     final = lines[-1] if lines else ""
     fields = dict(item.split("=", 1) for item in final.split() if "=" in item)
@@ -448,27 +427,13 @@ def trainer_section(out_dir: Path, epochs: int | None, timeout_s: int) -> dict[s
 # --------------------------------------------------------------------------
 
 
-def environment(argv: Sequence[str], quick: bool, sizes: Sizes, device: Any) -> dict[str, Any]:
-    import jaxlib
+def environment(argv: Sequence[str], quick: bool, sizes: Sizes) -> dict[str, Any]:
+    """The machine and versions (``_common.describe_machine``), and this run's sizes."""
     import mpmath
 
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python", "benchmarks/device_check.py", *argv]),
-        "platform": device.platform,
-        "device": str(device),
-        "device_kind": device.device_kind,
-        "device_count": jax.device_count(),
-        "cpu_model": bench.cpu_model(),
-        "cpus_available": bench._cpus_available(),
-        "os": platform.platform(),
-        "versions": {"python": platform.python_version(), "jax": jax.__version__,
-                     "jaxlib": jaxlib.__version__, "numpy": np.__version__,
-                     "ml_dtypes": ml_dtypes.__version__, "mpmath": mpmath.__version__,
-                     "jelu": jelu.__version__},
-        "quick": quick,
-        "sizes": asdict(sizes),
-    }
+    meta = _common.describe_machine(SCRIPT, argv)
+    meta["versions"] |= {"ml_dtypes": ml_dtypes.__version__, "mpmath": mpmath.__version__}
+    return meta | {"quick": quick, "sizes": asdict(sizes)}
 
 
 def _order_cells(rows: list[dict[str, Any]], fmt: Callable[[dict[str, Any]], str]) -> dict[tuple[str, str], list[str]]:
@@ -498,7 +463,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines += ["", f"## 1. Accuracy ({s['status']}, {s['seconds']:.0f} s)", ""]
         if "rows" in s:
             pts = ", ".join(f"{d} {n:,}" for d, n in s["points"].items())
-            lines += [f"Correctly rounded references (tests/reference.py); inputs: {pts}. "
+            lines += [f"Correctly rounded references (jelu.testing); inputs: {pts}. "
                       "Cell: max ULP / results not correctly rounded (share). Subnormal inputs "
                       f"and results are left out. Pass: {s['criteria']['bfloat16/float16']} in "
                       f"16-bit, {s['criteria']['float32']} in float32.", "",
@@ -574,12 +539,13 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def _write(result: dict[str, Any], out: Path, start: float) -> str:
-    """Set the pass flag and run time, write JSON and markdown to ``out``, return the markdown."""
+    """Set the pass flag and run time, write JSON and markdown to the folder ``out``, return the markdown."""
     result["passed"] = all(s["status"] in ("pass", "ok") for s in result["sections"].values())
     result["meta"]["total_seconds"] = time.perf_counter() - start
     report = markdown(result)
-    bench.write_bytes_atomic(out / "device_check.json", (json.dumps(result, indent=2) + "\n").encode())
-    bench.write_bytes_atomic(out / "device_check.md", report.encode())
+    json_path, md_path = report_paths(out)
+    _common.write_atomic(json_path, json.dumps(result, indent=2) + "\n")
+    _common.write_atomic(md_path, report)
     return report
 
 
@@ -588,11 +554,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    mlp_cfg = bench.QUICK_MLP if args.quick else bench.FULL_MLP
+    mlp_cfg = _common.QUICK_MLP if args.quick else _common.FULL_MLP
     start = time.perf_counter()
     device = jax.devices()[0]
     result: dict[str, Any] = {"schema_version": SCHEMA_VERSION,
-                              "meta": environment(argv, args.quick, sizes, device), "sections": {}}
+                              "meta": environment(argv, args.quick, sizes), "sections": {}}
     _log(f"device_check: {device.device_kind} ({device.platform}), jax {jax.__version__}, "
          f"sections {','.join(args.sections)}{' (quick)' if args.quick else ''}")
     evaluate = Evaluator()
@@ -614,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             elif name == "mlp":
                 out = mlp_section(mlp_cfg, sizes.mlp_repeats, device)
             else:
-                out = trainer_section(args.out, sizes.trainer_epochs, sizes.trainer_timeout_s)
+                out = trainer_section(sizes.trainer_epochs, sizes.trainer_timeout_s)
         except Exception as exc:  # noqa: BLE001 - a section that cannot run is reported and fails the run
             out = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
         out["seconds"] = time.perf_counter() - t0
@@ -627,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["complete"] = True
     report = _write(result, args.out, start)
     print(report, end="")
-    print(f"Wrote {args.out / 'device_check.json'} and {args.out / 'device_check.md'} "
+    print(f"Wrote {' and '.join(map(str, report_paths(args.out)))} "
           f"in {result['meta']['total_seconds']:.0f} s: {'PASS' if result['passed'] else 'FAIL'}.")
     return 0 if result["passed"] else EXIT_FAILED
 

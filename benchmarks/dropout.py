@@ -1,6 +1,8 @@
 """Alpha dropout's time against ordinary (inverted) dropout of the same shape and dtype.
 
-    python benchmarks/dropout.py [--n 1048576,16777216] [--rate 0.1] [--repeats 21] [--out benchmarks/dropout.md]
+Run from the repository root::
+
+    python -m benchmarks.dropout [--n 1048576,16777216] [--rate 0.1] [--repeats 21] [--out DIR]
 
 Both functions are jitted, take the same key (a fresh ``jax.random.fold_in`` of
 one base key for every call, the same sequence for both) and draw their mask the
@@ -15,8 +17,9 @@ Each repeat times both, in alternating order (interleaved, so that a change in
 the machine's load hits both), each over enough back-to-back calls to last
 about 20 ms; the table gives the median time per call of each and the median
 over repeats of the per-repeat ratio alpha / inverted. Prints the markdown
-table and writes it, with the machine and the command, to ``--out``. Needs
-jelu installed (``pip install -e .``).
+table and writes it, with the machine and the command, to
+``benchmarks/results/dropout-<kind>.md`` (``--out DIR`` for another folder).
+Bad command-line input: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
 import jelu
+from benchmarks import _common
+
+SCRIPT = "dropout"
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 BUDGET = 1.1  # the issue's bar: alpha dropout at most 1.1x inverted dropout
@@ -46,6 +51,7 @@ def inverted_dropout(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:
 
 
 def per_call_seconds(fn, keys, x, calls: int) -> float:
+    """Mean seconds of one call of fn over ``calls`` back-to-back calls (after one untimed call)."""
     fn(keys[0], x).block_until_ready()
     start = time.perf_counter()
     for i in range(calls):
@@ -55,6 +61,7 @@ def per_call_seconds(fn, keys, x, calls: int) -> float:
 
 
 def measure(n: int, dtype, rate: float, repeats: int) -> dict:
+    """Median ms per call of both dropouts at size n, and the median per-repeat ratio."""
     alpha = jax.jit(lambda k, x: jelu.alpha_dropout(k, x, rate))
     inverted = jax.jit(lambda k, x: inverted_dropout(k, x, rate))
     x = jelu.selu(jax.random.normal(jax.random.key(0), (n,), jnp.float32)).astype(dtype)
@@ -73,6 +80,7 @@ def measure(n: int, dtype, rate: float, repeats: int) -> dict:
 
 
 def parse_sizes(text: str) -> list[int]:
+    """argparse type: comma-separated positive integers."""
     try:
         sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
     except ValueError:
@@ -83,16 +91,18 @@ def parse_sizes(text: str) -> list[int]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--n", type=parse_sizes, default=[2**20, 2**24], help="elements per call, comma-separated")
+    """Time both dropouts at every size and dtype; print the table and write the report."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = _common.parser(SCRIPT, __doc__.split("\n\n")[0])
+    p.add_argument("--n", type=parse_sizes, default=[2**20, 2**24],
+                   help="elements per call, comma-separated (default: 1048576,16777216)")
     p.add_argument("--rate", type=float, default=0.1, help="dropout rate (default: 0.1)")
-    p.add_argument("--repeats", type=int, default=21, help="interleaved repeats (default: 21)")
-    p.add_argument("--out", default=str(Path(__file__).with_name("dropout.md")), help="markdown report")
+    p.add_argument("--repeats", type=_common.positive_int, default=21, help="interleaved repeats (default: 21)")
+    _common.add_out_argument(p, f"{SCRIPT}-<kind>.md")
     args = p.parse_args(argv)
     if not 0 < args.rate < 1:
         p.error(f"--rate must be in (0, 1), got {args.rate}")
-    if args.repeats < 1:
-        p.error(f"--repeats must be positive, got {args.repeats}")
+    out = _common.result_path(_common.out_dir(p, args.out), SCRIPT, ".md")
 
     rows = ["| dtype | n | inverted dropout (ms) | alpha dropout (ms) | alpha / inverted |",
             "|---|---:|---:|---:|---:|"]
@@ -107,14 +117,8 @@ def main(argv=None) -> int:
             print(f"{name} n={n}: {m['calls']} calls per timing", file=sys.stderr, flush=True)
     table = "\n".join(rows)
     device = jax.devices()[0]
-    kind = device.device_kind
-    if device.platform == "cpu":
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8") as f:
-                kind = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), kind)
-        except OSError:
-            pass
-    command = " ".join(["python", "benchmarks/dropout.py", *(sys.argv[1:] if argv is None else argv)])
+    kind = _common.cpu_model() if device.platform == "cpu" else device.device_kind
+    command = _common.command(SCRIPT, argv)
     report = "\n".join([
         "# Alpha dropout against inverted dropout",
         "",
@@ -128,7 +132,7 @@ def main(argv=None) -> int:
         table,
         "",
     ])
-    Path(args.out).write_text(report)
+    _common.write_atomic(out, report)
     print(table)
     return 0
 

@@ -1,9 +1,13 @@
 """A derived (not measured) error bound, in ULPs, for each path of jelu's kernel.
 
-    python benchmarks/error_budget.py [--out FILE] [--pieces N]
+Run from the repository root::
 
-prints a markdown report and writes it to benchmarks/error_budget.md (or FILE);
-``bounds()`` returns ``{(path, dtype): bound}`` (paths: ``PATHS``).
+    python -m benchmarks.error_budget [--out DIR] [--pieces N]
+
+prints a markdown report and writes it to
+``benchmarks/results/error_budget-<kind>.md`` (``--out DIR`` for another
+folder; the bounds do not depend on the machine, the name follows the
+folder's convention); ``bounds()`` returns ``{(path, dtype): bound}`` (paths: ``PATHS``).
 
 What is bounded. For each path and compute dtype (float32: p = 24, u = 2^-24;
 float64: p = 53, u = 2^-53): ``E = |z - f|``, z the kernel's result before its
@@ -49,27 +53,22 @@ float32 result is normal (float16 subnormals included).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
-import importlib.util
 import math
 import time
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import mpmath
 import numpy as np
 from mpmath import iv
 
+from benchmarks import _common, fit_poly
 from jelu import activations as A
 
-HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("fit_poly", HERE / "fit_poly.py")
-fit_poly = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fit_poly)
+SCRIPT = "error_budget"
 mpf = mpmath.mpf
 
 
@@ -578,11 +577,11 @@ def bounds(n: int = 16) -> dict:
 def report(n: int = 16) -> str:
     res = run(n)
     out = ["# Derived error budget of jelu's kernel", "",
-           "Written by `python benchmarks/error_budget.py`; the derivation is in its docstring and comments.",
+           "Written by `python -m benchmarks.error_budget`; the derivation is in its docstring and comments.",
            "Fractional ULPs of the exact result f: *before rounding* bounds |z - f|, z the kernel's result",
            "before its final rounding; *total* adds that rounding (1/2). Total < 1: faithful. Before rounding",
            "< 3/4 (total < 5/4): at most one float from the correctly rounded result (`ulp_distance` <= 1 of",
-           "`tests/reference.py`), as [f - E, f + E] then holds no two rounding midpoints on one side of f",
+           "`jelu.testing`), as [f - E, f + E] then holds no two rounding midpoints on one side of f",
            "(below a power of two they are ulp(f)/2 apart). Paths b and d count in the worst case",
            "ulp(c y) >= 2^-p |c y|. Subnormal inputs or results are not covered.", ""]
     for dt in ("float32", "float64"):
@@ -626,13 +625,15 @@ def report(n: int = 16) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=HERE / "error_budget.md")
-    ap.add_argument("--pieces", type=int, default=16, help="pieces of r per k (default 16)")
+    """Derive the bounds, print the report and write it; 2 on bad command-line input."""
+    ap = _common.parser(SCRIPT, __doc__.splitlines()[0])
+    _common.add_out_argument(ap, f"{SCRIPT}-<kind>.md")
+    ap.add_argument("--pieces", type=_common.positive_int, default=16, help="pieces of r per k (default 16)")
     args = ap.parse_args(argv)
+    out = _common.result_path(_common.out_dir(ap, args.out), SCRIPT, ".md")
     text = report(args.pieces)
     print(text, end="")
-    args.out.write_text(text)
+    _common.write_atomic(out, text)
     return 0
 
 

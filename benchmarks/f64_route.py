@@ -1,8 +1,9 @@
-#!/usr/bin/env python
 """What correct rounding in float32 through float64 would cost: accuracy and speed.
 
-    python benchmarks/f64_route.py                       # stride 1021, n = 2^16 ... 2^24
-    python benchmarks/f64_route.py --stride 4099 --sizes 16,20 --repeats 5 --out f64.md
+Run from the repository root::
+
+    python -m benchmarks.f64_route                       # stride 1021, n = 2^16 ... 2^24
+    python -m benchmarks.f64_route --stride 4099 --sizes 16,20 --repeats 5 --out /tmp/f64
 
 A float32 result is correctly rounded when the value it is rounded from is
 within less than its distance to the nearest midpoint between two float32s.
@@ -17,13 +18,14 @@ two float64 routes next to jelu's float32 kernel and ``jax.nn.elu``:
   float32.
 
 Accuracy: elu with alpha 1 and 0.3, value and f', on every ``--stride``-th
-negative float32 bit pattern, against tests/reference.py's correctly rounded
-references (as benchmarks/sweep.py). A sample can show a route is not
+negative float32 bit pattern, against jelu.testing's correctly rounded
+references (as ``benchmarks.sweep``). A sample can show a route is not
 correctly rounded, never that it is. Speed: jitted forward and
 ``value_and_grad`` of the sum, each at n = 2^s for s in ``--sizes``, medians
 of ``--repeats`` interleaved repeats, ratios to ``jax.nn.elu`` in the same
-run. Prints a markdown report; ``--out`` also writes it. Bad command-line
-input: one line on stderr, exit 2.
+run. Prints a markdown report and writes it to
+``benchmarks/results/f64_route-<kind>.md`` (``--out DIR`` for another
+folder). Bad command-line input: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -32,20 +34,17 @@ import datetime
 import platform
 import statistics
 import sys
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests"), str(REPO_ROOT / "examples")]
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+import jelu
+from benchmarks import _common
+from jelu.testing import compare, correctly_rounded
 
-import jelu  # noqa: E402
-from common import OneLineParser, cpu_model, positive_int, write_bytes_atomic  # noqa: E402
-from reference import compare, correctly_rounded  # noqa: E402
-from script_loader import load_script  # noqa: E402
+SCRIPT = "f64_route"
 
 # As jelu computes with them for float32 inputs: alpha rounded to float32
 # (the routes and the references all use this value).
@@ -113,7 +112,6 @@ def accuracy(stride: int) -> list[dict[str, Any]]:
 
 def speed(sizes: Sequence[int], repeats: int) -> list[dict[str, Any]]:
     """Median seconds and ratio to jax.nn.elu per size, pass and route."""
-    bench = load_script("run", "benchmarks_run")
     thunks: dict[tuple[int, str, str], Callable[[], Any]] = {}
     for s in sizes:
         x = jax.random.normal(jax.random.key(s), (2**s,), jnp.float32) * 3
@@ -123,20 +121,23 @@ def speed(sizes: Sequence[int], repeats: int) -> list[dict[str, Any]]:
             vg = jax.jit(jax.value_and_grad(lambda v, f=f: f(v).sum())).lower(x).compile()
             thunks[(s, "forward", route)] = lambda c=fwd, x=x: jax.block_until_ready(c(x))
             thunks[(s, "value_and_grad", route)] = lambda c=vg, x=x: jax.block_until_ready(c(x))
-    samples = bench.interleaved_times(thunks, repeats, seed=0)
+    samples = _common.interleaved_times(thunks, repeats, seed=0)
     med = {k: statistics.median(v) for k, v in samples.items()}
     return [{"log2_n": s, "pass": p, "route": r, "seconds": t, "ratio": t / med[(s, p, "jax.nn.elu")]}
             for (s, p, r), t in med.items()]
 
 
-def markdown(acc: list[dict[str, Any]], spd: list[dict[str, Any]], stride: int, repeats: int) -> str:
+def markdown(acc: list[dict[str, Any]], spd: list[dict[str, Any]], stride: int, repeats: int,
+             command: str) -> str:
+    """The report: the machine and command, the accuracy table, the speed table."""
     dev = jax.devices()[0]
     lines = [
         "# Correct rounding through float64: accuracy and speed",
         "",
-        f"{dev.device_kind} ({dev.platform}); host CPU {cpu_model()}, {len(jax.devices())} device(s); "
+        f"{dev.device_kind} ({dev.platform}); host CPU {_common.cpu_model()}, {len(jax.devices())} device(s); "
         f"jax {jax.__version__}, Python {platform.python_version()}; "
         f"{datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}.",
+        f"Command: `{command}`.",
         "",
         f"## Accuracy: elu, every {stride}th negative float32 bit pattern",
         "",
@@ -173,20 +174,25 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = OneLineParser(prog="f64_route.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--stride", type=positive_int, default=1021, help="every STRIDE-th bit pattern (default 1021)")
+    """Measure, print the markdown report and write it; 2 on bad command-line input."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _common.parser(SCRIPT, __doc__.splitlines()[0])
+    parser.add_argument("--stride", type=_common.positive_int, default=1021,
+                        help="every STRIDE-th bit pattern (default 1021)")
     parser.add_argument("--sizes", default="16,20,22,24", help="log2 of the speed sizes (default 16,20,22,24)")
-    parser.add_argument("--repeats", type=positive_int, default=15)
-    parser.add_argument("--out", type=Path, default=None, help="also write the markdown report here")
+    parser.add_argument("--repeats", type=_common.positive_int, default=15,
+                        help="interleaved repeats of the speed figures (default 15)")
+    _common.add_out_argument(parser, f"{SCRIPT}-<kind>.md")
     args = parser.parse_args(argv)
     try:
         sizes = _sizes(args.sizes)
     except ValueError as exc:
         parser.error(f"--sizes: {exc}")
-    report = markdown(accuracy(args.stride), speed(sizes, args.repeats), args.stride, args.repeats)
+    out = _common.result_path(_common.out_dir(parser, args.out), SCRIPT, ".md")
+    report = markdown(accuracy(args.stride), speed(sizes, args.repeats), args.stride, args.repeats,
+                      _common.command(SCRIPT, argv))
     print(report, end="")
-    if args.out is not None:
-        write_bytes_atomic(args.out, report.encode())
+    _common.write_atomic(out, report)
     return 0
 
 

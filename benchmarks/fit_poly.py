@@ -1,8 +1,10 @@
 """Fit the kernel's polynomial for expm1 and print its coefficients and a rigorous error bound.
 
-    python benchmarks/fit_poly.py --dtype float32 --degree 4
-    python benchmarks/fit_poly.py --dtype float64 --degree 10
-    python benchmarks/fit_poly.py --dtype float32 --r-max 0.35
+Run from the repository root::
+
+    python -m benchmarks.fit_poly --dtype float32 --degree 4
+    python -m benchmarks.fit_poly --dtype float64 --degree 10
+    python -m benchmarks.fit_poly --dtype float32 --r-max 0.35
 
 The kernel (``jelu/activations.py``, ``_reduce``) evaluates
 ``expm1(r) = r + r^2/2 + r^3 q(r)`` on ``|r| <= ln2/2`` (plus a little, see
@@ -25,12 +27,13 @@ the kernel's reach ``ln2/2 + KERNEL_R_EXCESS``.
 
 The evaluation's own rounding errors (of ``tail`` in float32 about 2^-26.5
 relative to expm1) come on top; the ULP figures of the whole kernel are
-measured by ``benchmarks/accuracy.py`` and ``benchmarks/sweep.py``.
+measured by ``benchmarks.accuracy`` and ``benchmarks.sweep``. Prints only (the
+kernel's coefficients are in ``jelu/activations.py``); bad command-line input
+is one line on stderr, exit 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import heapq
 import math
@@ -42,6 +45,8 @@ import mpmath
 import numpy as np
 from mpmath import iv
 
+from benchmarks import _common
+
 mpmath.mp.dps = 80
 
 # The fit interpolates on |r| <= ln2/2 + FIT_PAD. Changing it changes the
@@ -50,7 +55,7 @@ FIT_PAD = "1e-6"
 
 # The largest |r| the kernel reaches exceeds ln2/2 by this much: |r| <=
 # ln2/2 + (the rounding of u/ln2 to k, which grows with |u| up to the clamps,
-# and celu's u_lo, up to about 4 ulp(u) at |u| = 128). benchmarks/error_budget.py
+# and celu's u_lo, up to about 4 ulp(u) at |u| = 128). benchmarks.error_budget
 # derives 4.88e-5 (float32); if the kernel changes, change it here or pass --r-max.
 KERNEL_R_EXCESS = "5e-5"
 
@@ -258,7 +263,8 @@ def _log2_up(x: float, digits: int = 2) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Fit, bound and print the polynomial; 2 on bad command-line input."""
+    parser = _common.parser("fit_poly", __doc__.splitlines()[0])
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--degree", type=int, default=None, help="default: 4 (float32), 10 (float64)")
     parser.add_argument("--r-max", default=None,

@@ -1,8 +1,15 @@
 """Per-element op counts of jelu and jax.nn in XLA's optimized HLO: a portable cost proxy.
 
-    python benchmarks/opcount.py                      # print the table, write opcount.{md,json} here
-    python benchmarks/opcount.py --out DIR            # write the reports to DIR instead
-    python benchmarks/opcount.py --check BUDGET.json  # exit 1 if a jelu count exceeds the budget's
+Run from the repository root::
+
+    python -m benchmarks.opcount                      # print the table, write the reports
+    python -m benchmarks.opcount --out DIR            # write the reports to DIR instead
+    python -m benchmarks.opcount --check benchmarks/results/opcount-cpu.json
+                                                      # exit 1 if a jelu count exceeds the budget's
+
+The reports are ``benchmarks/results/opcount-cpu.{md,json}`` (the HLO is the
+CPU backend's on any machine); the JSON is also jelu's op budget, which
+``tests/test_opcount.py`` holds the kernel to.
 
 For each function (elu, elu with alpha 0.3, elu with a traced float32 alpha,
 selu, celu with alpha 0.5, celu with a traced alpha), dtype (float32,
@@ -35,7 +42,6 @@ count less than ``fwd``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import platform
@@ -43,12 +49,16 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
 
 import jax
 import jax.numpy as jnp
 
 import jelu
+from benchmarks import _common
+
+SCRIPT = "opcount"
+#: The HLO counted is the CPU backend's whatever the machine, so the reports are named for it.
+KIND = "cpu"
 
 N = 4096
 DTYPES = ("float32", "bfloat16", "float16")
@@ -127,9 +137,16 @@ def measure(reference: bool = True) -> dict:
     return counts
 
 
+def report_paths(out: Path) -> tuple[Path, Path]:
+    """The markdown and JSON reports in the folder ``out``."""
+    return (_common.result_path(out, SCRIPT, ".md", kind=KIND),
+            _common.result_path(out, SCRIPT, ".json", kind=KIND))
+
+
 def markdown(report: dict) -> str:
+    """The table of every count, with the ratio jelu / jax.nn."""
     lines = [
-        f"Per-element ops in XLA's optimized CPU HLO, n = {N} (`python benchmarks/opcount.py`; "
+        f"Per-element ops in XLA's optimized CPU HLO, n = {N} (`python -m benchmarks.opcount`; "
         f"jax {report['jax']}, {report['machine']}). Scalar ops: per call, not per element.",
         "",
         "| function | dtype | pass | jelu | jax.nn | ratio | jelu scalar ops |",
@@ -153,17 +170,10 @@ def check(counts: dict, budget: dict) -> list[str]:
     return problems
 
 
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser that reports bad input as one line and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        sys.exit(2)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="opcount.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="report folder")
+    """Count and write the reports, or with ``--check`` compare with a budget; 2 on bad input."""
+    parser = _common.parser(SCRIPT, __doc__.splitlines()[0])
+    _common.add_out_argument(parser, f"{SCRIPT}-{KIND}.md and .json")
     parser.add_argument("--check", type=Path, metavar="BUDGET.json", help="compare jelu with a budget, write nothing")
     args = parser.parse_args(argv)
     if args.check is not None:
@@ -177,8 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         for p in problems:
             print(p)
         return 1 if problems else 0
-    if args.out.exists() and not args.out.is_dir():
-        parser.error(f"--out {args.out} is not a folder")
+    md_path, json_path = report_paths(_common.out_dir(parser, args.out))
     start = time.perf_counter()
     report = {
         "machine": f"{platform.machine()} {platform.system()}, XLA CPU backend",
@@ -187,10 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     text = markdown(report)
     print(text, end="")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "opcount.md").write_text(text)
-    (args.out / "opcount.json").write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {args.out / 'opcount.md'} and opcount.json in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    _common.write_atomic(md_path, text)
+    _common.write_atomic(json_path, json.dumps(report, indent=1) + "\n")
+    print(f"wrote {md_path} and {json_path} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return 0
 
 

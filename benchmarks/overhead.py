@@ -1,6 +1,8 @@
 """Call overhead of jelu against jax.nn: un-jitted calls, tracing and compiling.
 
-    python benchmarks/overhead.py [--layers 100] [--repeats 7] [--out PATH.json]
+Run from the repository root::
+
+    python -m benchmarks.overhead [--layers 100] [--repeats 7] [--out DIR]
 
 Three measurements, each jelu next to ``jax.nn`` in the same run, interleaved:
 
@@ -12,15 +14,15 @@ Three measurements, each jelu next to ``jax.nn`` in the same run, interleaved:
 3. the jaxpr equation count of one forward call, and of its gradient, counted
    recursively into nested jaxprs (what tracing and lowering walk).
 
-Prints a markdown table; ``--out`` also writes JSON. Timings depend on the
-machine: only the ratios within one run mean anything.
+Prints a markdown table and writes the figures, with the table, as JSON to
+``benchmarks/results/overhead-<kind>.json`` (``--out DIR`` for another
+folder). Timings depend on the machine: only the ratios within one run mean
+anything.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -29,10 +31,10 @@ import jax
 import jax.numpy as jnp
 from jax.extend.core import ClosedJaxpr, Jaxpr
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+import jelu
+from benchmarks import _common
 
-import jelu  # noqa: E402
+SCRIPT = "overhead"
 
 FUNCS = {
     "elu": (jelu.elu, jax.nn.elu),
@@ -55,6 +57,7 @@ def count_eqns(jaxpr) -> int:
 
 
 def eager_call_seconds(f, x, calls: int = 200) -> float:
+    """Mean seconds of one un-jitted call of f(x) over ``calls`` back-to-back calls."""
     f(x).block_until_ready()
     t = time.perf_counter()
     for _ in range(calls):
@@ -64,6 +67,7 @@ def eager_call_seconds(f, x, calls: int = 200) -> float:
 
 
 def mlp_compile_seconds(act, layers: int, width: int = 16) -> float:
+    """Seconds to trace, lower and compile jit(grad) of a fresh ``layers``-deep MLP with ``act``."""
     keys = jax.random.split(jax.random.key(0), layers)
     params = [jax.random.normal(k, (width, width)) / 4 for k in keys]
     x = jnp.ones((8, width))
@@ -79,11 +83,16 @@ def mlp_compile_seconds(act, layers: int, width: int = 16) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--layers", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--out", default=None, help="also write the results as JSON here")
+    """Measure every function, print the table, write the JSON report."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _common.parser(SCRIPT, __doc__.splitlines()[0])
+    parser.add_argument("--layers", type=_common.positive_int, default=100,
+                        help="layers of the MLP compiled (default 100)")
+    parser.add_argument("--repeats", type=_common.positive_int, default=7,
+                        help="interleaved repeats (default 7)")
+    _common.add_out_argument(parser, f"{SCRIPT}-<kind>.json")
     args = parser.parse_args(argv)
+    out = _common.result_path(_common.out_dir(parser, args.out), SCRIPT, ".json")
     x = jnp.linspace(-5.0, 5.0, 1024, dtype=jnp.float32)
     rows = []
     for name, (mine, theirs) in FUNCS.items():
@@ -120,10 +129,9 @@ def main(argv=None) -> int:
             f"| {r['grad_jaxpr_eqns']['jelu']} / {r['grad_jaxpr_eqns']['jax.nn']} |"
         )
     print("\n".join(lines))
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump({"device": str(jax.devices()[0].device_kind), "jax": jax.__version__,
-                       "layers": args.layers, "rows": rows, "table": lines}, fh, indent=1)
+    report = {"device": str(jax.devices()[0].device_kind), "jax": jax.__version__,
+              "command": _common.command(SCRIPT, argv), "layers": args.layers, "rows": rows, "table": lines}
+    _common.write_atomic(out, json.dumps(report, indent=1) + "\n")
     return 0
 
 

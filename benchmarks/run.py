@@ -1,11 +1,12 @@
-#!/usr/bin/env python
 """Speed and memory of jelu against jax.nn, PyTorch and the memory-bound floor.
 
-One command prints a markdown table and writes the same figures as JSON::
+Run from the repository root; prints a markdown report and writes it, with the
+same figures as JSON, to ``benchmarks/results/run-<kind>.{md,json}`` (kind:
+cpu, gpu or tpu)::
 
-    python benchmarks/run.py                       # n = 2**16,2**20,2**22,2**24 (default)
-    python benchmarks/run.py --n 2**24,2**28       # e.g. on a GPU
-    python benchmarks/run.py --quick --out /tmp/r.json   # tiny smoke run (n = 2**14)
+    python -m benchmarks.run                        # n = 2**16,2**20,2**22,2**24 (default)
+    python -m benchmarks.run --n 2**24,2**28        # e.g. on a GPU
+    python -m benchmarks.run --quick --out /tmp/r   # tiny smoke run (n = 2**14), reports in /tmp/r
 
 What is measured (all times are medians over *interleaved* repeats: every
 repeat calls each candidate once, in an order shuffled with a fixed seed, and
@@ -37,44 +38,40 @@ waits for the result; compilation and two warm-up calls are excluded):
   at the largest n only (the counts do not depend on n).
 * MLP train step (8 hidden layers x 1024, batch 4096, float32, jitted
   ``value_and_grad`` of the mean softmax cross-entropy): time and compiled
-  temp memory for jelu.elu, jax.nn.elu, jax.nn.relu and identity, plus the
-  per-step time of the default model of ``examples/train.py``, measured twice:
-  with every CPU this process may use, and in a child process (this script
-  with a hidden flag) pinned to one CPU with ``os.sched_setaffinity`` before
-  it imports jax, so XLA's thread pool has one thread (skipped where
-  ``sched_setaffinity`` is unavailable).
+  temp memory for jelu.elu, jax.nn.elu, jax.nn.relu and identity.
+* Trainer step: the tiny trainer of ``examples/mlp.py`` (its ``SIZES``,
+  adam 1e-3, batch 64 of scikit-learn's digits), one jitted ``lax.scan`` of
+  ``mlp.train_step`` (gradient + optimizer update) per sample, with jelu.elu,
+  jax.nn.elu and jax.nn.relu, in float32 and in bfloat16 mixed precision
+  (``dtype=jnp.bfloat16``: float32 master weights, bfloat16 products and
+  activations): time per step and compiled temp memory, side by side. The
+  times are measured twice: with every CPU this process may use, and in a
+  child process (this script with a hidden flag) pinned to one CPU with
+  ``os.sched_setaffinity`` before it imports jax, so XLA's thread pool has one
+  thread (skipped where ``sched_setaffinity`` is unavailable).
 
 PyTorch is optional: it runs on CPU when JAX runs on CPU (with as many intra-op
 threads as CPUs available to this process, which is what XLA's CPU thread pool
 uses), on CUDA when JAX runs on a GPU and ``torch.cuda.is_available()``, and is
-skipped otherwise.
+skipped otherwise. Bad command-line input: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib
 import json
 import math
 import os
-import platform
-import random
 import re
 import statistics
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES_DIR = REPO_ROOT / "examples"
-# Measure the checkout this script lives in, not some other installed jelu; the
-# command-line helpers and the trainer are in examples/.
-sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(1, str(EXAMPLES_DIR))
 
 #: Hidden flag: run only the trainer-step timing, pinned to the given CPU, and
 #: print its figures as one JSON line (used by :func:`pinned_trainer_benchmark`).
@@ -105,9 +102,11 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import jelu  # noqa: E402
-from common import OneLineParser, cpu_model, positive_int, write_bytes_atomic  # noqa: E402
+from benchmarks import _common  # noqa: E402
+from benchmarks._common import interleaved_times  # noqa: E402
 
-SCHEMA_VERSION = 2
+SCRIPT = "run"
+SCHEMA_VERSION = 3
 #: Row name -> (function name in jelu / jax.nn / torch.nn.functional, alpha or None).
 #: celu with alpha = 1 is elu, so celu gets a non-trivial alpha: 0.5 is a power
 #: of two (jelu's cheaper exact path), 0.3 is not (its general path).
@@ -131,27 +130,23 @@ MLP_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "jax.nn.relu": jax.nn.relu,
     "identity": lambda h: h,
 }
-WARMUP_CALLS = 2
+#: The trainer-step rows: activation (jelu's elu against jax.nn's elu and relu) x dtype.
+TRAINER_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "jelu.elu": jelu.elu,
+    "jax.nn.elu": jax.nn.elu,
+    "jax.nn.relu": jax.nn.relu,
+}
+TRAINER_DTYPES = ("float32", "bfloat16")
+TRAINER_BATCH = 64
+TRAINER_LEARNING_RATE = 1e-3
+#: Steps in one timed sample (one lax.scan): a step takes a few hundred µs on 2 CPU cores.
+TRAINER_STEPS = 100
+QUICK_TRAINER_STEPS = 10
 
 
 # --------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MlpConfig:
-    """Shape of the synthetic MLP train-step benchmark."""
-
-    d_in: int
-    width: int
-    depth: int
-    n_classes: int
-    batch: int
-
-
-FULL_MLP = MlpConfig(d_in=1024, width=1024, depth=8, n_classes=10, batch=4096)
-QUICK_MLP = MlpConfig(d_in=32, width=64, depth=3, n_classes=10, batch=64)
 
 
 @dataclass(frozen=True)
@@ -161,13 +156,21 @@ class Settings:
     sizes: tuple[int, ...]  # ascending, distinct
     repeats: int
     mlp_repeats: int
-    out: Path
-    md: Path
+    out: Path  # the folder of the reports
     quick: bool
     torch: bool
     trainer: bool
-    mlp: MlpConfig
+    mlp: _common.MlpConfig
+    trainer_steps: int
     pinned_child: int | None = None  # the CPU of the pinned trainer child, else None
+
+    @property
+    def json_path(self) -> Path:
+        return _common.result_path(self.out, SCRIPT, ".json")
+
+    @property
+    def md_path(self) -> Path:
+        return _common.result_path(self.out, SCRIPT, ".md")
 
 
 def _parse_n(text: str) -> int:
@@ -210,98 +213,40 @@ def n_label(n: int) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> Settings:
     """Parse and validate the command line; exit 2 with one line on bad input."""
-    parser = OneLineParser(
-        prog="benchmarks/run.py",
-        description="Benchmark jelu against jax.nn, PyTorch and the memory-bound floor.",
-    )
+    parser = _common.parser(SCRIPT, "Benchmark jelu against jax.nn, PyTorch and the memory-bound floor.")
     parser.add_argument("--n", type=_parse_sizes, default=None,
                         help="comma-separated elements per elementwise call, each an integer or 2**k "
                              "(default 2**16,2**20,2**22,2**24; 2**14 with --quick)")
-    parser.add_argument("--repeats", type=positive_int, default=None,
+    parser.add_argument("--repeats", type=_common.positive_int, default=None,
                         help="interleaved repeats of the elementwise calls (default 30; 2 with --quick)")
-    parser.add_argument("--mlp-repeats", type=positive_int, default=None,
-                        help="interleaved repeats of the MLP train steps (default 8; 2 with --quick)")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results.json",
-                        help="JSON output (default benchmarks/results.json)")
-    parser.add_argument("--md", type=Path, default=None,
-                        help="markdown output (default: --out with the suffix .md)")
+    parser.add_argument("--mlp-repeats", type=_common.positive_int, default=None,
+                        help="interleaved repeats of the MLP and trainer steps (default 8; 2 with --quick)")
+    _common.add_out_argument(parser, f"{SCRIPT}-<kind>.json and .md")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and 2 repeats: a smoke test, not a measurement")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     parser.add_argument("--no-trainer", action="store_true",
-                        help="skip the examples/train.py default-model row")
+                        help="skip the trainer-step rows (examples/mlp.py)")
     parser.add_argument(PINNED_CHILD_FLAG, type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-
-    out: Path = args.out
-    md: Path = args.md if args.md is not None else out.with_suffix(".md")
-    for flag, path in (("--out", out), ("--md", md)):
-        if path.is_dir():
-            parser.error(f"{flag}: {path} is a directory")
-        if not path.parent.is_dir():
-            parser.error(f"{flag}: directory {path.parent} does not exist")
-    if out.resolve() == md.resolve():
-        parser.error("--out and --md must be different files")
-
     quick = bool(args.quick)
     return Settings(
         sizes=args.n if args.n is not None else (QUICK_SIZES if quick else DEFAULT_SIZES),
         repeats=args.repeats if args.repeats is not None else (2 if quick else 30),
         mlp_repeats=args.mlp_repeats if args.mlp_repeats is not None else (2 if quick else 8),
-        out=out,
-        md=md,
+        out=args.out if args.pinned_trainer_child is not None else _common.out_dir(parser, args.out),
         quick=quick,
         torch=not args.no_torch,
         trainer=not args.no_trainer,
-        mlp=QUICK_MLP if quick else FULL_MLP,
+        mlp=_common.QUICK_MLP if quick else _common.FULL_MLP,
+        trainer_steps=QUICK_TRAINER_STEPS if quick else TRAINER_STEPS,
         pinned_child=args.pinned_trainer_child,
     )
 
 
 # --------------------------------------------------------------------------
-# Timing
-# --------------------------------------------------------------------------
-
-
-def interleaved_times(
-    thunks: dict[str, Callable[[], Any]], repeats: int, seed: int = 0
-) -> dict[str, list[float]]:
-    """Time each thunk ``repeats`` times, round-robin, in a shuffled order.
-
-    Every thunk must block until its result is ready. Each one is first called
-    ``WARMUP_CALLS`` times untimed (compilation, allocator warm-up). Shuffling
-    the order of each round (with a fixed seed) keeps any effect of the
-    previous call (caches, spinning thread pools) from favouring one candidate.
-    """
-    for thunk in thunks.values():
-        for _ in range(WARMUP_CALLS):
-            thunk()
-    order = list(thunks)
-    rng = random.Random(seed)
-    samples: dict[str, list[float]] = {key: [] for key in thunks}
-    for _ in range(repeats):
-        rng.shuffle(order)
-        for key in order:
-            start = time.perf_counter()
-            thunks[key]()
-            samples[key].append(time.perf_counter() - start)
-    return samples
-
-
-def _jax_thunk(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-    return lambda: jax.block_until_ready(fn(*args))
-
-
-# --------------------------------------------------------------------------
 # Environment
 # --------------------------------------------------------------------------
-
-
-def _cpus_available() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _import_torch(platform_name: str) -> tuple[Any, str | None, str]:
@@ -310,36 +255,20 @@ def _import_torch(platform_name: str) -> tuple[Any, str | None, str]:
         torch = importlib.import_module("torch")
     except ImportError:
         return None, None, "PyTorch not installed: torch rows skipped"
+    cpus = _common.cpus_available()
     if platform_name == "cpu":
-        torch.set_num_threads(_cpus_available())
-        return torch, "cpu", f"PyTorch on CPU with torch.set_num_threads({_cpus_available()})"
+        torch.set_num_threads(cpus)
+        return torch, "cpu", f"PyTorch on CPU with torch.set_num_threads({cpus})"
     if platform_name == "gpu" and torch.cuda.is_available():
         return torch, "cuda", "PyTorch on CUDA"
     return None, None, f"PyTorch skipped: no PyTorch device matching JAX platform {platform_name!r}"
 
 
 def environment(settings: Settings, argv: Sequence[str], torch: Any) -> dict[str, Any]:
-    """Describe the machine and software versions of this run."""
-    import jaxlib
-
-    device = jax.devices()[0]
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python", "benchmarks/run.py", *argv]),
-        "platform": jax.default_backend(),
-        "device_kind": device.device_kind,
-        "device_count": jax.device_count(),
-        "cpu_model": cpu_model(),
-        "cpus_available": _cpus_available(),
-        "os": platform.platform(),
-        "versions": {
-            "python": platform.python_version(),
-            "jax": jax.__version__,
-            "jaxlib": jaxlib.__version__,
-            "numpy": np.__version__,
-            "torch": torch.__version__ if torch is not None else None,
-            "jelu": jelu.__version__,
-        },
+    """Describe the machine, the software versions and the sizes of this run."""
+    meta = _common.describe_machine(SCRIPT, argv)
+    meta["versions"]["torch"] = torch.__version__ if torch is not None else None
+    return meta | {
         "sizes": list(settings.sizes),
         "residual_n": max(settings.sizes),
         "dtypes": list(DTYPES),
@@ -368,17 +297,17 @@ def _jax_candidates(mode: str, x: jax.Array, g: jax.Array) -> dict[tuple[str, st
     """Jitted JAX thunks of one mode and dtype, keyed by (impl, function)."""
     thunks: dict[tuple[str, str], Callable[[], Any]] = {}
     if mode == "fwd":
-        thunks[("floor", "x*2")] = _jax_thunk(jax.jit(lambda x: x * 2), x)
+        thunks[("floor", "x*2")] = _common.blocking(jax.jit(lambda x: x * 2), x)
     else:
-        thunks[("floor", "x*g")] = _jax_thunk(jax.jit(lambda x, g: x * g), x, g)
+        thunks[("floor", "x*g")] = _common.blocking(jax.jit(lambda x, g: x * g), x, g)
     for impl in ("jelu", "jax.nn"):
         for name in FUNCTIONS:
             f = _jax_fn(impl, name)
             if mode == "fwd":
-                thunks[(impl, name)] = _jax_thunk(jax.jit(f), x)
+                thunks[(impl, name)] = _common.blocking(jax.jit(f), x)
             else:
                 grad_only = jax.jit(lambda x, g, f=f: jax.vjp(f, x)[1](g)[0])
-                thunks[(impl, name)] = _jax_thunk(grad_only, x, g)
+                thunks[(impl, name)] = _common.blocking(grad_only, x, g)
     return thunks
 
 
@@ -523,96 +452,125 @@ def residual_benchmark(n: int) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------
 
 
-def _mlp_params(key: jax.Array, cfg: MlpConfig) -> list[tuple[jax.Array, jax.Array]]:
-    sizes = [cfg.d_in] + [cfg.width] * cfg.depth + [cfg.n_classes]
-    params = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        w = jax.random.normal(jax.random.fold_in(key, i), (fan_in, fan_out)) * math.sqrt(2 / fan_in)
-        params.append((w, jnp.zeros((fan_out,))))
-    return params
+def mlp_benchmark(cfg: _common.MlpConfig, repeats: int) -> dict[str, Any]:
+    """Time the jitted value_and_grad step of the synthetic MLP and read its compiled temp memory."""
+    params = _common.mlp_params(jax.random.key(2), cfg)
+    x = jax.random.normal(jax.random.key(3), (cfg.batch, cfg.d_in))
+    y = jax.random.randint(jax.random.key(4), (cfg.batch,), 0, cfg.n_classes)
+    thunks: dict[str, Callable[[], Any]] = {}
+    temp: dict[str, int | None] = {}
+    for name, act in MLP_ACTIVATIONS.items():
+        compiled = jax.jit(jax.value_and_grad(_common.mlp_loss(act))).lower(params, x, y).compile()
+        temp[name] = _common.temp_bytes(compiled)
+        thunks[name] = _common.blocking(compiled, params, x, y)
+    samples = interleaved_times(thunks, repeats, seed=1)
+    medians = {key: statistics.median(times) for key, times in samples.items()}
+    relu_t, relu_temp = medians["jax.nn.relu"], temp["jax.nn.relu"]
+    rows = []
+    for name in MLP_ACTIVATIONS:
+        rows.append({
+            "activation": name,
+            "time_s": medians[name],
+            "ratio_to_relu_time": medians[name] / relu_t,
+            "temp_bytes": temp[name],
+            "ratio_to_relu_temp": (temp[name] / relu_temp
+                                   if temp[name] is not None and relu_temp else None),
+        })
+    return {"config": vars(cfg) | {"dtype": "float32", "loss": "mean softmax cross-entropy",
+                                   "step": "jax.jit(jax.value_and_grad(loss))"},
+            "rows": rows}
 
 
-def _mlp_loss(act: Callable[[jax.Array], jax.Array]) -> Callable[..., jax.Array]:
-    def loss(params: list[tuple[jax.Array, jax.Array]], x: jax.Array, y: jax.Array) -> jax.Array:
-        h = x
-        for w, b in params[:-1]:
-            h = act(h @ w + b)
-        w, b = params[-1]
-        logp = jax.nn.log_softmax(h @ w + b)
-        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
-
-    return loss
+# --------------------------------------------------------------------------
+# Trainer step (examples/mlp.py)
+# --------------------------------------------------------------------------
 
 
-TRAINER_ACTIVATIONS = ("elu", "relu", "jax-elu")  # jelu's elu against jax.nn's relu and elu
-TRAINER_STEPS_PER_SAMPLE = 100  # a step takes a few hundred microseconds on 2 CPU cores
+def _trainer_steps(steps: int) -> tuple[dict[tuple[str, str], Callable[[], Any]], dict[str, Any]]:
+    """Thunks of ``steps`` train steps of examples/mlp.py in one jitted lax.scan, per (dtype, activation).
 
-
-def _trainer_steps() -> tuple[dict[str, Callable[[], Any]], dict[str, Any]]:
-    """Thunks running train steps of examples/train.py's default model, per activation.
-
-    Returns ({}, {"status": "skipped", "note": why}) when the trainer is not
-    importable or lacks the needed interface.
+    Each thunk runs the compiled scan once; parameters and optimizer state are
+    donated and carried from call to call, as training does. Returns the
+    thunks and the description of the step, with the compiled temp memory
+    of each in ``"temp_bytes"``; or ``({}, {"status": "skipped", "note": why})``
+    when examples/mlp.py, optax or scikit-learn is missing.
     """
-    if not (EXAMPLES_DIR / "train.py").is_file():
-        return {}, {"status": "skipped", "note": "examples/train.py not found"}
     try:
-        cli = importlib.import_module("cli")
-        return _build_trainer_steps(cli.train, importlib.import_module("data"), cli)
-    except Exception as exc:  # noqa: BLE001 - report any trainer failure as a skip
-        return {}, {"status": "skipped", "note": f"examples/train.py unusable: {type(exc).__name__}: {exc}"}
+        import optax
 
+        from examples import mlp
 
-def _build_trainer_steps(train: Any, data: Any, cli: Any) -> tuple[dict[str, Callable[[], Any]], dict[str, Any]]:
-    """The trainer's jitted, scanned steps (grad + optimizer update), one per activation.
+        x_train, y_train, _, _ = mlp.digits()
+    except Exception as exc:  # noqa: BLE001 - report any missing piece as a skip
+        return {}, {"status": "skipped", "note": f"examples/mlp.py unusable: {type(exc).__name__}: {exc}"}
+    optimizer = optax.adam(TRAINER_LEARNING_RATE)
+    rows = np.random.default_rng(0).integers(0, len(y_train), (steps, TRAINER_BATCH))
+    xs, ys = jnp.asarray(x_train[rows]), jnp.asarray(y_train[rows])  # (steps, batch, 64), (steps, batch)
 
-    The defaults come from ``cli.build_parser().parse_args([])`` and the data
-    from the trainer's own default data set, on the devices as the trainer puts
-    it there; a thunk is one call of ``train.make_steps``'s ``on_device`` loop:
-    ``TRAINER_STEPS_PER_SAMPLE`` steps in one ``lax.scan``, exactly as
-    ``train.fit`` runs an epoch (parameters and optimizer state are donated, so
-    each thunk carries them from call to call, as training does).
-    """
-    args = cli.build_parser().parse_args([])
-    dataset = data.prepare_data(args.data, args.seed)
-    optimizer = train.make_optimizer(args.optimizer, args.lr)
-    sizes = [int(dataset.x_train.shape[1])] + [args.width] * args.depth + [len(dataset.classes)]
-    mesh = data.make_mesh()
-    x, y = data.put_rows(dataset.x_train, mesh), data.put_rows(dataset.y_train, mesh)
-    rows = np.random.default_rng(0).integers(0, len(dataset.y_train), (TRAINER_STEPS_PER_SAMPLE, args.batch_size))
-    order = data.put_replicated(rows.astype(np.int32), mesh)
+    def make(activation: Callable[[jax.Array], jax.Array], dtype: str) -> tuple[Callable[[], Any], int | None]:
+        step = partial(mlp.train_step, optimizer=optimizer, activation=activation, dtype=jnp.dtype(dtype))
 
-    def make_thunk(name: str) -> Callable[[], Any]:
-        params = train.init_params(jax.random.key(args.seed), sizes, init=train.init_for(name))
-        on_device, _ = train.make_steps(train.get_activation(name), optimizer, mesh)
-        carried = data.put_replicated((params, optimizer.init(params)), mesh)
+        def scanned(params: Any, opt_state: Any, xs: jax.Array, ys: jax.Array) -> Any:
+            def body(carry: Any, batch: tuple[jax.Array, jax.Array]) -> Any:
+                params, opt_state, loss, _ = step(*carry, *batch)
+                return (params, opt_state), loss
+            carry, losses = jax.lax.scan(body, (params, opt_state), (xs, ys))
+            return carry, losses[-1]
+
+        params = mlp.init_params(jax.random.key(0))
+        compiled = jax.jit(scanned, donate_argnums=(0, 1)).lower(params, optimizer.init(params), xs, ys).compile()
+        carried = (params, optimizer.init(params))
 
         def thunk() -> Any:
             nonlocal carried
-            new_params, new_opt_state, value, acc = on_device(
-                *carried, x, y, order, 0, k=TRAINER_STEPS_PER_SAMPLE)
-            carried = (new_params, new_opt_state)
-            return jax.block_until_ready((new_params, new_opt_state, value, acc))
+            carried, loss = compiled(*carried, xs, ys)
+            return jax.block_until_ready((carried, loss))
 
-        return thunk
+        return thunk, _common.temp_bytes(compiled)
 
-    thunks = {f"trainer:{name}": make_thunk(name) for name in TRAINER_ACTIVATIONS}
-    description = f"{args.data}, {args.depth}x{args.width}, batch {args.batch_size}, {args.optimizer}"
-    return thunks, {"status": "ok", "description": description, "layer_sizes": sizes,
-                    "batch_size": args.batch_size, "activations": list(TRAINER_ACTIVATIONS),
-                    "optimizer": args.optimizer, "steps_per_sample": TRAINER_STEPS_PER_SAMPLE,
-                    "step": "examples/train.py make_steps on_device: one lax.scan of "
-                            f"{TRAINER_STEPS_PER_SAMPLE} steps (value_and_grad + optimizer update)"}
+    thunks: dict[tuple[str, str], Callable[[], Any]] = {}
+    temp: dict[str, int | None] = {}
+    for dtype in TRAINER_DTYPES:
+        for name, activation in TRAINER_ACTIVATIONS.items():
+            thunks[(dtype, name)], temp[f"{dtype}|{name}"] = make(activation, dtype)
+    sizes = "x".join(str(s) for s in mlp.SIZES)
+    return thunks, {
+        "status": "ok",
+        "description": f"digits, layers {sizes}, batch {TRAINER_BATCH}, adam {TRAINER_LEARNING_RATE:g}",
+        "layer_sizes": list(mlp.SIZES), "batch_size": TRAINER_BATCH, "optimizer": "adam",
+        "learning_rate": TRAINER_LEARNING_RATE, "dtypes": list(TRAINER_DTYPES),
+        "activations": list(TRAINER_ACTIVATIONS), "steps_per_sample": steps,
+        "step": f"jax.jit of a lax.scan of {steps} examples/mlp.py train_step calls "
+                "(value_and_grad + adam update); bfloat16: mixed precision (float32 master weights)",
+        "temp_bytes": temp,
+    }
 
 
-def _trainer_times(medians: dict[str, float]) -> dict[str, Any]:
-    """Per-step times of the trainer thunks (sample medians / steps) and their ratio to relu."""
-    per_step = {name: medians[f"trainer:{name}"] / TRAINER_STEPS_PER_SAMPLE for name in TRAINER_ACTIVATIONS}
-    return {"step_time_s": per_step,
-            "ratio_to_relu_time": {name: t / per_step["relu"] for name, t in per_step.items()}}
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
 
 
-def pinned_trainer_child(repeats: int) -> int:
+def _trainer_rows(medians: dict[tuple[str, str], float], steps: int,
+                  temp: dict[str, int | None] | None = None) -> list[dict[str, Any]]:
+    """Per (dtype, activation): time per step (sample median / steps), its ratio to relu's in
+    the same dtype and to its own float32 time; with ``temp``, the temp memory and its ratio to relu's."""
+    per_step = {key: t / steps for key, t in medians.items()}
+    rows = []
+    for dtype in TRAINER_DTYPES:
+        for name in TRAINER_ACTIVATIONS:
+            t = per_step[(dtype, name)]
+            row = {"dtype": dtype, "activation": name, "step_time_s": t,
+                   "ratio_to_relu_time": t / per_step[(dtype, "jax.nn.relu")],
+                   "ratio_to_float32_time": t / per_step[("float32", name)]}
+            if temp is not None:
+                mine, relu = temp[f"{dtype}|{name}"], temp[f"{dtype}|jax.nn.relu"]
+                row |= {"temp_bytes": mine, "ratio_to_relu_temp": _ratio(mine, relu),
+                        "ratio_to_float32_temp": _ratio(mine, temp[f"float32|{name}"])}
+            rows.append(row)
+    return rows
+
+
+def pinned_trainer_child(repeats: int, steps: int) -> int:
     """Body of the pinned child: time the trainer thunks, print one JSON line.
 
     :func:`_pin_before_jax` has already restricted this process to one CPU.
@@ -621,11 +579,11 @@ def pinned_trainer_child(repeats: int) -> int:
     if len(cpus) != 1:
         print(f"{PINNED_CHILD_FLAG}: not pinned to one CPU (affinity {cpus})", file=sys.stderr)
         return 3
-    thunks, info = _trainer_steps()
+    thunks, info = _trainer_steps(steps)
     if info["status"] == "ok":
         samples = interleaved_times(thunks, repeats, seed=1)
-        info = {"status": "ok", "cpu": cpus[0], "cpus": 1,
-                **_trainer_times({key: statistics.median(t) for key, t in samples.items()})}
+        medians = {key: statistics.median(t) for key, t in samples.items()}
+        info = {"status": "ok", "cpu": cpus[0], "cpus": 1, "rows": _trainer_rows(medians, steps)}
     print(json.dumps(info))
     return 0
 
@@ -633,21 +591,22 @@ def pinned_trainer_child(repeats: int) -> int:
 PINNED_TIMEOUT_S = 1800
 
 
-def pinned_trainer_benchmark(repeats: int) -> dict[str, Any]:
+def pinned_trainer_benchmark(repeats: int, quick: bool) -> dict[str, Any]:
     """The trainer thunks again, in a child process pinned to one CPU (see the module doc).
 
-    Returns the child's figures with ``"status": "ok"``, or ``"status":
-    "skipped"`` with a note where ``os.sched_setaffinity`` is unavailable or
-    the child fails.
+    The child is ``python -m benchmarks.run`` with the hidden flag, run from the
+    repository root. Returns its figures with ``"status": "ok"``, or
+    ``"status": "skipped"`` with a note where ``os.sched_setaffinity`` is
+    unavailable or the child fails.
     """
     if not (hasattr(os, "sched_setaffinity") and hasattr(os, "sched_getaffinity")):
         return {"status": "skipped", "note": "os.sched_setaffinity is unavailable on this platform"}
     cpu = max(os.sched_getaffinity(0))
-    command = [sys.executable, str(Path(__file__).resolve()), PINNED_CHILD_FLAG, str(cpu),
-               "--mlp-repeats", str(repeats), "--no-torch"]
+    command = [sys.executable, "-m", f"benchmarks.{SCRIPT}", PINNED_CHILD_FLAG, str(cpu),
+               "--mlp-repeats", str(repeats), "--no-torch", *(["--quick"] if quick else [])]
     try:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=PINNED_TIMEOUT_S,
-                              cwd=REPO_ROOT, check=False)
+                              cwd=_common.REPO_ROOT, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {"status": "skipped", "note": f"pinned child failed: {type(exc).__name__}: {exc}"}
     lines = proc.stdout.strip().splitlines()
@@ -663,45 +622,16 @@ def pinned_trainer_benchmark(repeats: int) -> dict[str, Any]:
     return result
 
 
-def mlp_benchmark(
-    cfg: MlpConfig, repeats: int, include_trainer: bool
-) -> dict[str, Any]:
-    """Time the jitted value_and_grad step and read its compiled temp memory."""
-    params = _mlp_params(jax.random.key(2), cfg)
-    x = jax.random.normal(jax.random.key(3), (cfg.batch, cfg.d_in))
-    y = jax.random.randint(jax.random.key(4), (cfg.batch,), 0, cfg.n_classes)
-    thunks: dict[str, Callable[[], Any]] = {}
-    temp: dict[str, int | None] = {}
-    for name, act in MLP_ACTIVATIONS.items():
-        compiled = jax.jit(jax.value_and_grad(_mlp_loss(act))).lower(params, x, y).compile()
-        analysis = compiled.memory_analysis()
-        temp[name] = analysis.temp_size_in_bytes if analysis is not None else None
-        thunks[name] = _jax_thunk(compiled, params, x, y)
-
-    trainer: dict[str, Any] = {"status": "skipped", "note": "disabled with --no-trainer"}
-    if include_trainer:
-        trainer_thunks, trainer = _trainer_steps()
-        thunks.update(trainer_thunks)
-
+def trainer_benchmark(repeats: int, steps: int, quick: bool) -> dict[str, Any]:
+    """Time and temp memory of the trainer step per (dtype, activation), all CPUs and pinned."""
+    thunks, info = _trainer_steps(steps)
+    if info["status"] != "ok":
+        return info
     samples = interleaved_times(thunks, repeats, seed=1)
-    medians = {key: statistics.median(times) for key, times in samples.items()}
-    if trainer["status"] == "ok":
-        trainer |= {"cpus": _cpus_available(), **_trainer_times(medians)}
-        trainer["pinned"] = pinned_trainer_benchmark(repeats)
-    relu_t, relu_temp = medians["jax.nn.relu"], temp["jax.nn.relu"]
-    rows = []
-    for name in MLP_ACTIVATIONS:
-        rows.append({
-            "activation": name,
-            "time_s": medians[name],
-            "ratio_to_relu_time": medians[name] / relu_t,
-            "temp_bytes": temp[name],
-            "ratio_to_relu_temp": (temp[name] / relu_temp
-                                   if temp[name] is not None and relu_temp else None),
-        })
-    return {"config": vars(cfg) | {"dtype": "float32", "loss": "mean softmax cross-entropy",
-                                   "step": "jax.jit(jax.value_and_grad(loss))"},
-            "rows": rows, "trainer": trainer}
+    medians = {key: statistics.median(t) for key, t in samples.items()}
+    temp = info.pop("temp_bytes")
+    return info | {"cpus": _common.cpus_available(), "rows": _trainer_rows(medians, steps, temp),
+                   "pinned": pinned_trainer_benchmark(repeats, quick)}
 
 
 # --------------------------------------------------------------------------
@@ -719,6 +649,10 @@ def _x(r: float | None) -> str:
 
 def _mib(b: int | None) -> str:
     return "-" if b is None else f"{b / 2**20:.1f}"
+
+
+def _kib(b: int | None) -> str:
+    return "-" if b is None else f"{b / 2**10:.0f}"
 
 
 def _residual_cell(row: dict[str, Any]) -> str:
@@ -756,7 +690,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{meta['cpus_available']} CPUs; jax {v['jax']}, jaxlib {v['jaxlib']}, numpy {v['numpy']}, "
         f"torch {v['torch'] or 'absent'}, jelu {v['jelu']}; {meta['date']}.",
         f"Command: `{meta['command']}` (n = {size_list}; {meta['repeats']} interleaved repeats "
-        f"per n, median; MLP {meta['mlp_repeats']} repeats).",
+        f"per n, median; MLP and trainer {meta['mlp_repeats']} repeats).",
         "",
         f"Summary: worst (largest) jelu/jax.nn median-time ratio over n = {size_list}, "
         "with the n where it occurred; below 1.00x jelu is faster at every n.",
@@ -826,31 +760,35 @@ def markdown(result: dict[str, Any]) -> str:
     for r in mlp["rows"]:
         lines.append(f"| {r['activation']} | {_ms(r['time_s'])} | {_x(r['ratio_to_relu_time'])} "
                      f"| {_mib(r['temp_bytes'])} | {_x(r['ratio_to_relu_temp'])} |")
-    lines += _trainer_markdown(mlp["trainer"])
+    lines += _trainer_markdown(result["trainer"])
     lines += ["", *(f"- {note}" for note in result["notes"])]
     return "\n".join(lines) + "\n"
 
 
 def _trainer_markdown(trainer: dict[str, Any]) -> list[str]:
-    """The examples/train.py rows: all CPUs and pinned to one CPU, side by side."""
+    """The examples/mlp.py rows: float32 and bfloat16, all CPUs and pinned to one CPU, and temp memory."""
     if trainer["status"] != "ok":
-        return [f"\nTrainer default model: skipped ({trainer['note']})."]
+        return [f"\nTrainer step (examples/mlp.py): skipped ({trainer['note']})."]
     pinned = trainer["pinned"]
+    pinned_rows = ({(r["dtype"], r["activation"]): r for r in pinned["rows"]}
+                   if pinned["status"] == "ok" else {})
     all_cpus = f"{trainer['cpus']} CPU{'s' if trainer['cpus'] != 1 else ''}"
-    lines = ["", f"examples/train.py default model ({trainer['description']}), one train step in the "
-             f"scanned loop (gradient + optimizer update; medians of {trainer['steps_per_sample']}-step "
-             "samples):", "",
-             f"| activation | {all_cpus}: step µs | {all_cpus}: x relu time "
-             "| 1 CPU (pinned): step µs | 1 CPU (pinned): x relu time |",
-             "|---|--:|--:|--:|--:|"]
-    for name in trainer["activations"]:
-        if pinned["status"] == "ok":
-            pinned_cells = (f"{pinned['step_time_s'][name] * 1e6:.0f}",
-                            _x(pinned["ratio_to_relu_time"][name]))
-        else:
-            pinned_cells = ("-", "-")
-        lines.append(f"| {name} | {trainer['step_time_s'][name] * 1e6:.0f} "
-                     f"| {_x(trainer['ratio_to_relu_time'][name])} | {pinned_cells[0]} | {pinned_cells[1]} |")
+    lines = ["", f"Trainer step, examples/mlp.py ({trainer['description']}): one train step "
+             f"(gradient + adam update) in a jitted `lax.scan` of {trainer['steps_per_sample']} steps, "
+             "medians of the samples; bfloat16 is mixed precision (`dtype=jnp.bfloat16`: float32 master "
+             "weights, bfloat16 products and activations, float32 loss and gradients). `x relu`: against "
+             "jax.nn.relu in the same dtype; `x f32`: against the same activation in float32; temp: XLA's "
+             "compiled temporary memory of the scan.", "",
+             f"| dtype | activation | {all_cpus}: step µs | x relu | x f32 "
+             "| 1 CPU (pinned): step µs | x relu | x f32 | temp KiB | x relu temp |",
+             "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for r in trainer["rows"]:
+        p = pinned_rows.get((r["dtype"], r["activation"]))
+        pinned_cells = (f"{p['step_time_s'] * 1e6:.0f} | {_x(p['ratio_to_relu_time'])} "
+                        f"| {_x(p['ratio_to_float32_time'])}") if p else "- | - | -"
+        lines.append(f"| {r['dtype']} | {r['activation']} | {r['step_time_s'] * 1e6:.0f} "
+                     f"| {_x(r['ratio_to_relu_time'])} | {_x(r['ratio_to_float32_time'])} | {pinned_cells} "
+                     f"| {_kib(r['temp_bytes'])} | {_x(r['ratio_to_relu_temp'])} |")
     lines.append("")
     if pinned["status"] == "ok":
         lines.append(f"1 CPU (pinned): the same steps in a child process pinned to CPU {pinned['cpu']} "
@@ -865,7 +803,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     settings = parse_args(argv)
     if settings.pinned_child is not None:
-        return pinned_trainer_child(settings.mlp_repeats)
+        return pinned_trainer_child(settings.mlp_repeats, settings.trainer_steps)
     start = time.perf_counter()
     torch, torch_device, torch_note = (None, None, "PyTorch disabled with --no-torch")
     if settings.torch:
@@ -874,7 +812,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["elementwise"] = elementwise_benchmark(settings.sizes, settings.repeats, torch, torch_device)
     result["summary"] = summarize(result["elementwise"])
     result["residuals"] = residual_benchmark(max(settings.sizes))
-    result["mlp"] = mlp_benchmark(settings.mlp, settings.mlp_repeats, settings.trainer)
+    result["mlp"] = mlp_benchmark(settings.mlp, settings.mlp_repeats)
+    result["trainer"] = (trainer_benchmark(settings.mlp_repeats, settings.trainer_steps, settings.quick)
+                         if settings.trainer else {"status": "skipped", "note": "disabled with --no-trainer"})
     result["notes"] = [
         torch_note,
         "Times are medians over interleaved repeats (shuffled round-robin, blocking on each "
@@ -889,10 +829,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result["notes"].append("--quick: tiny sizes, a smoke test; these numbers mean nothing.")
     result["meta"]["total_seconds"] = time.perf_counter() - start
     report = markdown(result)
-    write_bytes_atomic(settings.out, (json.dumps(result, indent=2) + "\n").encode())
-    write_bytes_atomic(settings.md, report.encode())
+    _common.write_atomic(settings.json_path, json.dumps(result, indent=2) + "\n")
+    _common.write_atomic(settings.md_path, report)
     print(report, end="")
-    print(f"Wrote {settings.out} and {settings.md} in {result['meta']['total_seconds']:.0f} s.")
+    print(f"Wrote {settings.json_path} and {settings.md_path} in {result['meta']['total_seconds']:.0f} s.")
     return 0
 
 

@@ -1,28 +1,33 @@
-#!/usr/bin/env python
 """Exhaustive float32 accuracy sweep of jelu against correctly rounded references.
 
-    python benchmarks/sweep.py                          # all 2^32 bit patterns, every case
-    python benchmarks/sweep.py --sign negative          # x <= 0 only (-0.0 and the negatives)
-    python benchmarks/sweep.py --stride 4099            # every 4099th bit pattern (CI)
-    python benchmarks/sweep.py --functions celu --alphas 0.3 --orders 1,2 --out celu.json
-    python benchmarks/sweep.py --jobs 16 --out sweep.json   # on a 16-core machine
+Run from the repository root::
 
-Accelerators are covered by benchmarks/device_check.py, which compares their
-results with the CPU's bit for bit.
+    python -m benchmarks.sweep                          # all 2^32 bit patterns, every case
+    python -m benchmarks.sweep --sign negative          # x <= 0 only (-0.0 and the negatives)
+    python -m benchmarks.sweep --stride 4099            # every 4099th bit pattern (CI)
+    python -m benchmarks.sweep --functions celu --alphas 0.3 --orders 1,2 --out /tmp/celu
+    python -m benchmarks.sweep --jobs 16                # on a 16-core machine
+
+Accelerators are covered by ``python -m benchmarks.device_check``, which
+compares their results with the CPU's bit for bit.
 
 For each function (elu and celu with every ``--alphas`` value, selu), alpha
 and order (0 = value, 1 = f', 2 = f''), every ``--stride``-th float32 bit
 pattern of the chosen sign range is evaluated by jitted jelu on the CPU in
-chunks (``--jobs N`` spreads blocks of them over N processes) and compared with the correctly rounded float32 result of tests/reference.py: a
-float64 formula with a proven relative error bound, recomputed in mpmath at 50
+chunks (``--jobs N`` spreads blocks of them over N processes) and compared
+with the correctly rounded float32 result of :mod:`jelu.testing`: a float64
+formula with a proven relative error bound, recomputed in mpmath at 50
 digits wherever that bound cannot decide the rounding.
 
 Per case it counts the points checked, results not correctly rounded (round to
 nearest even), the largest distance in ULPs and the x where it occurs. Points
 whose input or correctly rounded result is subnormal are outside the claim
 (XLA flushes subnormals on CPU) and are counted apart, as are non-finite bit
-patterns (skipped). It prints a markdown table, writes JSON (``--out``),
-shows progress with an ETA on stderr, and estimates how long a stride-1 sweep
+patterns (skipped). It prints a markdown table and writes it, with the
+figures as JSON, to ``benchmarks/results/sweep[-<tag>]-cpu.{md,json}`` (the
+sweep runs on the CPU; ``--out DIR`` for another folder; the tag names the functions swept when not
+all, the sign when not all and the stride when not 1, e.g.
+``sweep-negative-cpu.md``, ``sweep-selu-positive-cpu.json``), shows progress with an ETA on stderr, and estimates how long a stride-1 sweep
 of the same range would take. ``--max-ulp K`` makes the exit code 1 if any
 case is worse than K ULP (``--max-ulp 0``: the correct-rounding bar). Bad
 command-line input: one line on stderr, exit 2.
@@ -32,29 +37,24 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import datetime
 import json
 import math
 import multiprocessing
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, Callable, Sequence
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-# The checkout this script lives in, and the shared references in tests/.
-sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests"), str(REPO_ROOT / "examples")]
+import jax
+import numpy as np
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
+import jelu
+from benchmarks import _common
+from jelu.testing import compare, correctly_rounded, derivative
 
-import jelu  # noqa: E402
-from reference import compare, correctly_rounded, derivative  # noqa: E402
-from common import cpu_model, write_bytes_atomic  # noqa: E402
-
+SCRIPT = "sweep"
 SCHEMA_VERSION = 1
 FUNCTIONS = ("elu", "selu", "celu")
 ALPHA_FUNCTIONS = ("elu", "celu")  # selu has fixed constants
@@ -72,7 +72,6 @@ MAX_CHUNK = 2**26
 PROGRESS_INTERVAL_S = 10.0
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 EXIT_WORSE_THAN_MAX_ULP = 1
-EXIT_USAGE = 2
 
 
 @dataclass(frozen=True)
@@ -92,14 +91,6 @@ class Case:
 # --------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------
-
-
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser that reports bad input as one line and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        sys.exit(EXIT_USAGE)
 
 
 def _csv(kind: Callable[[str], Any], what: str) -> Callable[[str], tuple]:
@@ -135,24 +126,10 @@ def _order(text: str) -> int:
     return int(text)
 
 
-def _positive_int(limit: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-        if not 1 <= value <= limit:
-            raise argparse.ArgumentTypeError(f"expected an integer from 1 to {limit}, got {value}")
-        return value
-
-    return parse
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse and validate the command line; exit 2 with one line on bad input."""
-    parser = _Parser(prog="benchmarks/sweep.py",
-                     description="Exhaustive (or strided) float32 sweep of jelu against correctly "
-                                 "rounded references.")
+    parser = _common.parser(SCRIPT, "Exhaustive (or strided) float32 sweep of jelu against correctly "
+                                    "rounded references.")
     parser.add_argument("--functions", type=_csv(_function, "functions"), default=FUNCTIONS,
                         help="comma-separated subset of elu,selu,celu (default: all)")
     parser.add_argument("--alphas", type=_csv(_alpha, "alphas"), default=DEFAULT_ALPHAS,
@@ -161,25 +138,34 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="derivative orders: 0 value, 1 f', 2 f'' (default: 0,1,2)")
     parser.add_argument("--sign", choices=tuple(SIGN_RANGES), default="all",
                         help="bit patterns swept: all, negative (x <= 0) or positive (default: all)")
-    parser.add_argument("--stride", type=_positive_int(2**32), default=1,
+    parser.add_argument("--stride", type=_common.positive_int_up_to(2**32), default=1,
                         help="take every STRIDE-th bit pattern (default: 1, every one)")
-    parser.add_argument("--chunk", type=_positive_int(MAX_CHUNK), default=DEFAULT_CHUNK,
+    parser.add_argument("--chunk", type=_common.positive_int_up_to(MAX_CHUNK), default=DEFAULT_CHUNK,
                         help=f"bit patterns per batch (default: {DEFAULT_CHUNK})")
-    parser.add_argument("--jobs", type=_positive_int(1024), default=1,
+    parser.add_argument("--jobs", type=_common.positive_int_up_to(1024), default=1,
                         help="worker processes (default: 1; e.g. the number of CPU cores)")
     parser.add_argument("--max-ulp", type=int, default=None,
                         help="exit 1 if any case is more than this many ULP off (default: no check)")
-    parser.add_argument("--out", type=Path, default=None, help="JSON output file (default: none)")
+    _common.add_out_argument(parser, f"{SCRIPT}[-<tag>]-cpu.md and .json")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
     if args.max_ulp is not None and args.max_ulp < 0:
         parser.error(f"--max-ulp: must be >= 0, got {args.max_ulp}")
-    if args.out is not None:
-        if args.out.is_dir():
-            parser.error(f"--out: {args.out} is a directory")
-        if not args.out.parent.is_dir():
-            parser.error(f"--out: directory {args.out.parent} does not exist")
+    args.out = _common.out_dir(parser, args.out)
     return args
+
+
+def report_tag(functions: Sequence[str], sign: str, stride: int) -> str:
+    """The part of the report's name that says what was swept: the functions when
+    not all, the sign when not all, the stride when not 1 (e.g. ``selu-positive``)."""
+    parts = []
+    if set(functions) != set(FUNCTIONS):
+        parts.append("+".join(f for f in FUNCTIONS if f in functions))
+    if sign != "all":
+        parts.append(sign)
+    if stride != 1:
+        parts.append(f"stride{stride}")
+    return "-".join(parts)
 
 
 def cases(functions: Sequence[str], alphas: Sequence[float], orders: Sequence[int]) -> list[Case]:
@@ -393,6 +379,7 @@ def _worker_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
 
 
 def markdown(result: dict[str, Any]) -> str:
+    """The table of every case, with the run's command and machine, and the stride-1 estimate."""
     meta = result["meta"]
     lines = [
         f"float32 sweep: `{meta['command']}`; sign {meta['sign']}, stride {meta['stride']} "
@@ -426,7 +413,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the sweep, print the table, write JSON; the exit code reflects ``--max-ulp``."""
+    """Run the sweep, print the table, write markdown and JSON; the exit code reflects ``--max-ulp``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     first, last = SIGN_RANGES[args.sign]
@@ -439,18 +426,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = run_sweep(all_cases, first, last, args.stride, args.chunk, args.quiet, args.jobs)
     total = time.perf_counter() - start
     full_patterns = pattern_count(first, last, 1)
-    rate = sum(r["patterns"] for r in rows) / sum(r["seconds"] for r in rows)  # patterns per second
+    rate = sum(r["patterns"] for r in rows) / max(sum(r["seconds"] for r in rows), 1e-9)  # patterns per second
+    machine = _common.describe_machine(SCRIPT, argv)
     result = {
         "schema_version": SCHEMA_VERSION,
         "meta": {
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "command": " ".join(["python", "benchmarks/sweep.py", *argv]),
+            "date": machine["date"],
+            "command": machine["command"],
             "sign": args.sign, "stride": args.stride, "chunk": args.chunk,
             "first_pattern": first, "last_pattern": last, "patterns_per_case": per_case,
-            "cpu": cpu_model(),
-            "os": platform.platform(),
-            "versions": {"python": platform.python_version(), "jax": jax.__version__,
-                         "numpy": np.__version__, "jelu": jelu.__version__},
+            "cpu": machine["cpu_model"],
+            "os": machine["os"],
+            "versions": machine["versions"],
             "total_seconds": total,
             "estimated_stride1_seconds_per_case": full_patterns / rate,
             "estimated_stride1_seconds_total": full_patterns / rate * len(rows) / args.jobs,
@@ -460,8 +447,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cases": rows,
     }
     report = markdown(result)
-    if args.out is not None:
-        write_bytes_atomic(args.out, (json.dumps(result, indent=2) + "\n").encode())
+    tag = report_tag(args.functions, args.sign, args.stride)
+    _common.write_atomic(_common.result_path(args.out, SCRIPT, ".json", tag=tag, kind="cpu"),
+                         json.dumps(result, indent=2) + "\n")
+    _common.write_atomic(_common.result_path(args.out, SCRIPT, ".md", tag=tag, kind="cpu"), report)
     print(report, end="")
     if args.max_ulp is not None and any(r["max_ulp"] > args.max_ulp for r in rows):
         return EXIT_WORSE_THAN_MAX_ULP

@@ -1,10 +1,13 @@
-"""Tests of benchmarks/run.py: a ``--quick`` run's JSON schema and facts that could fail.
+"""Tests of ``python -m benchmarks.run``: a ``--quick`` run's JSON schema and facts that could fail.
 
 The quick run (tiny sizes, 2 repeats) is a smoke test of the harness, so no
 assertion here compares timings with each other; they check that every row is
 there, that the derived fields are the arithmetic they claim to be, and facts
 known independently of the harness (jax.nn.elu's residuals, the bytes an
-elementwise pass must move, the compiled temp memory ordering).
+elementwise pass must move, the compiled temp memory ordering). The quick run
+spends most of its time compiling the trainer's steps, twice (once in the
+pinned child), so the tests that read it are in the slow tier; the fast tier
+checks the command line, the residuals and the trainer table's arithmetic.
 """
 
 from __future__ import annotations
@@ -26,35 +29,34 @@ import jax.numpy as jnp
 import pytest
 
 import jelu
-from script_loader import load_script
+from benchmarks import _common, run
 
 REPO = Path(__file__).resolve().parent.parent
-RUN = REPO / "benchmarks" / "run.py"
 SIZES = (1024, 4096)  # elements per elementwise call in the quick run, ascending
 N_ARG = "4096, 1024"  # the same sizes as written on the command line (out of order on purpose)
 N = max(SIZES)  # the size of the residual rows
 ITEMSIZE = {"float32": 4, "bfloat16": 2}
 FUNCTIONS = ("elu", "selu", "celu", "celu(0.3)")
 MODES = ("fwd", "fwd+bwd")
-
-
-def _load_run_module() -> Any:
-    return load_script("run", "benchmarks_run")
+KIND = jax.default_backend()
+TRAINER_KEYS = {(d, a) for d in ("float32", "bfloat16") for a in ("jelu.elu", "jax.nn.elu", "jax.nn.relu")}
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Run ``benchmarks/run.py --quick`` once; return its JSON, markdown and stdout."""
-    out = tmp_path_factory.mktemp("bench") / "results.json"
+    """Run ``python -m benchmarks.run --quick`` once; return its JSON, markdown and stdout."""
+    out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
-        [sys.executable, str(RUN), "--quick", "--n", N_ARG, "--out", str(out)],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--n", N_ARG, "--out", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == [f"run-{KIND}.json", f"run-{KIND}.md"]
     return {
-        "json": json.loads(out.read_text()),
-        "md": out.with_suffix(".md").read_text(),
+        "json": json.loads((out / f"run-{KIND}.json").read_text()),
+        "md": (out / f"run-{KIND}.md").read_text(),
         "stdout": proc.stdout,
+        "out": out,
     }
 
 
@@ -62,12 +64,14 @@ def _torch_expected() -> bool:
     return importlib.util.find_spec("torch") is not None and jax.default_backend() == "cpu"
 
 
+@pytest.mark.slow
 def test_meta_describes_this_run(quick: dict[str, Any]) -> None:
     meta = quick["json"]["meta"]
-    assert quick["json"]["schema_version"] == 2
+    assert quick["json"]["schema_version"] == 3
+    assert meta["command"] == f"python -m benchmarks.run --quick --n '{N_ARG}' --out {quick['out']}"
     assert meta["sizes"] == list(SIZES) and meta["residual_n"] == N and meta["quick"] is True
     assert meta["repeats"] >= 1 and meta["mlp_repeats"] >= 1
-    assert meta["platform"] == jax.default_backend()
+    assert meta["platform"] == meta["kind"] == KIND
     assert meta["device_kind"] == jax.devices()[0].device_kind
     assert meta["versions"]["jax"] == jax.__version__
     assert meta["versions"]["jelu"] == jelu.__version__
@@ -75,6 +79,7 @@ def test_meta_describes_this_run(quick: dict[str, Any]) -> None:
     assert meta["total_seconds"] > 0
 
 
+@pytest.mark.slow
 def test_every_elementwise_row_present_once(quick: dict[str, Any]) -> None:
     rows = quick["json"]["elementwise"]
     keys = [(r["n"], r["dtype"], r["mode"], r["impl"], r["function"]) for r in rows]
@@ -89,6 +94,7 @@ def test_every_elementwise_row_present_once(quick: dict[str, Any]) -> None:
     assert set(keys) == expected
 
 
+@pytest.mark.slow
 def test_elementwise_derived_fields_are_consistent(quick: dict[str, Any]) -> None:
     rows = quick["json"]["elementwise"]
     index = {(r["n"], r["dtype"], r["mode"], r["impl"], r["function"]): r for r in rows}
@@ -114,6 +120,7 @@ def test_elementwise_derived_fields_are_consistent(quick: dict[str, Any]) -> Non
                for n in SIZES for d in ITEMSIZE)
 
 
+@pytest.mark.slow
 def test_summary_is_the_worst_ratio_over_sizes(quick: dict[str, Any]) -> None:
     rows = [r for r in quick["json"]["elementwise"] if r["impl"] == "jelu"]
     summary = quick["json"]["summary"]
@@ -127,15 +134,18 @@ def test_summary_is_the_worst_ratio_over_sizes(quick: dict[str, Any]) -> None:
         assert ratios[s["n"]] == s["max_ratio_to_jax_nn"]
 
 
-def test_celu_rows_use_both_alphas(quick: dict[str, Any]) -> None:
-    """celu is alpha = 0.5 (a power of two), celu(0.3) the general path; both everywhere."""
-    run = _load_run_module()
+def test_celu_functions_use_both_alphas() -> None:
+    """celu is alpha = 0.5 (a power of two), celu(0.3) the general path."""
     assert run.FUNCTION_SPECS["celu"] == ("celu", 0.5)
     assert run.FUNCTION_SPECS["celu(0.3)"] == ("celu", 0.3)
     x = jnp.linspace(-3.0, 1.0, 9)
     for impl in ("jelu", "jax.nn"):
         for name, alpha in (("celu", 0.5), ("celu(0.3)", 0.3)):
             assert jnp.allclose(run._jax_fn(impl, name)(x), jax.nn.celu(x, alpha), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_celu_rows_use_both_alphas(quick: dict[str, Any]) -> None:
     for n in SIZES:
         for mode in MODES:
             assert any((r["n"], r["mode"], r["impl"], r["function"]) == (n, mode, "jelu", "celu(0.3)")
@@ -146,12 +156,17 @@ def test_celu_rows_use_both_alphas(quick: dict[str, Any]) -> None:
     assert "| bfloat16 | celu(0.3) |" in quick["md"]
 
 
+@pytest.fixture(scope="module")
+def residuals() -> list[dict[str, Any]]:
+    """The residual rows at n = N (traced under jax.eval_shape: nothing is computed)."""
+    return run.residual_benchmark(N)
+
+
 @pytest.mark.parametrize("dtype", list(ITEMSIZE))
-def test_jax_nn_elu_keeps_two_masks_and_two_float_arrays(quick: dict[str, Any], dtype: str) -> None:
+def test_jax_nn_elu_keeps_two_masks_and_two_float_arrays(residuals: list[dict[str, Any]], dtype: str) -> None:
     # Known fact for jax 0.10 (checked by hand with print_saved_residuals):
     # jax.nn.elu's VJP keeps two boolean masks and two float arrays of size n.
-    row = next(r for r in quick["json"]["residuals"]
-               if (r["dtype"], r["impl"], r["function"]) == (dtype, "jax.nn", "elu"))
+    row = next(r for r in residuals if (r["dtype"], r["impl"], r["function"]) == (dtype, "jax.nn", "elu"))
     assert row["count"] == row["full_size_count"] == 4
     assert sorted(row["arrays"]) == sorted([f"bool[{N}]"] * 2 + [f"{dtype}[{N}]"] * 2)
     assert row["bytes"] == 2 * N * 1 + 2 * N * ITEMSIZE[dtype]
@@ -161,20 +176,20 @@ def test_jax_nn_elu_keeps_two_masks_and_two_float_arrays(quick: dict[str, Any], 
 @pytest.mark.parametrize("impl", ["jelu", "jax.nn"])
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_residual_count_matches_print_saved_residuals(
-    quick: dict[str, Any], impl: str, name: str
+    residuals: list[dict[str, Any]], impl: str, name: str
 ) -> None:
     """The harness's method (VJP closure leaves) agrees with JAX's own report."""
-    f = _load_run_module()._jax_fn(impl, name)
+    f = run._jax_fn(impl, name)
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         jax.ad_checkpoint.print_saved_residuals(f, jnp.ones((N,), jnp.float32))
     reported = [line for line in buffer.getvalue().splitlines() if line.strip()]
-    row = next(r for r in quick["json"]["residuals"]
-               if (r["dtype"], r["impl"], r["function"]) == ("float32", impl, name))
+    row = next(r for r in residuals if (r["dtype"], r["impl"], r["function"]) == ("float32", impl, name))
     assert row["count"] == len(reported)
     assert sum(line.split()[0].endswith(f"[{N}]") for line in reported) == row["full_size_count"]
 
 
+@pytest.mark.slow
 def test_mlp_rows_memory_order_and_ratios(quick: dict[str, Any]) -> None:
     mlp = quick["json"]["mlp"]
     rows = {r["activation"]: r for r in mlp["rows"]}
@@ -189,29 +204,46 @@ def test_mlp_rows_memory_order_and_ratios(quick: dict[str, Any]) -> None:
     assert rows["identity"]["temp_bytes"] <= relu["temp_bytes"] <= rows["jax.nn.elu"]["temp_bytes"]
 
 
-def _check_trainer_times(figures: dict[str, Any]) -> None:
-    assert set(figures["step_time_s"]) == {"elu", "relu", "jax-elu"}
-    for name, t in figures["step_time_s"].items():
-        assert t > 0
-        ratio = figures["ratio_to_relu_time"][name]
-        assert ratio == pytest.approx(t / figures["step_time_s"]["relu"], rel=1e-12)
+def _check_trainer_rows(rows: list[dict[str, Any]], with_temp: bool) -> None:
+    """Every (dtype, activation) once; the ratios are the arithmetic they claim."""
+    index = {(r["dtype"], r["activation"]): r for r in rows}
+    assert len(index) == len(rows) and set(index) == TRAINER_KEYS
+    for (dtype, name), r in index.items():
+        relu, f32 = index[(dtype, "jax.nn.relu")], index[("float32", name)]
+        assert r["step_time_s"] > 0
+        assert r["ratio_to_relu_time"] == pytest.approx(r["step_time_s"] / relu["step_time_s"], rel=1e-12)
+        assert r["ratio_to_float32_time"] == pytest.approx(r["step_time_s"] / f32["step_time_s"], rel=1e-12)
+        if with_temp:
+            assert isinstance(r["temp_bytes"], int) and r["temp_bytes"] > 0
+            assert r["ratio_to_relu_temp"] == pytest.approx(r["temp_bytes"] / relu["temp_bytes"], rel=1e-12)
+            assert r["ratio_to_float32_temp"] == pytest.approx(r["temp_bytes"] / f32["temp_bytes"], rel=1e-12)
+        else:
+            assert "temp_bytes" not in r
 
 
-def test_trainer_row_runs_when_the_trainer_can(quick: dict[str, Any]) -> None:
-    trainer = quick["json"]["mlp"]["trainer"]
-    runnable = (REPO / "examples" / "train.py").is_file() and all(
-        importlib.util.find_spec(m) is not None for m in ("optax", "sklearn"))
+@pytest.mark.slow
+def test_trainer_rows_run_when_the_trainer_can(quick: dict[str, Any]) -> None:
+    trainer = quick["json"]["trainer"]
+    runnable = all(importlib.util.find_spec(m) is not None for m in ("optax", "sklearn"))
     assert trainer["status"] == ("ok" if runnable else "skipped"), trainer.get("note")
-    if runnable:
-        assert trainer["layer_sizes"][0] > 0
-        assert trainer["cpus"] == quick["json"]["meta"]["cpus_available"]
-        _check_trainer_times(trainer)
-    else:
+    if not runnable:
         assert trainer["note"]
+        return
+    from examples import mlp
+
+    assert trainer["layer_sizes"] == list(mlp.SIZES) and trainer["batch_size"] == 64
+    assert trainer["steps_per_sample"] == run.QUICK_TRAINER_STEPS
+    assert trainer["cpus"] == quick["json"]["meta"]["cpus_available"]
+    _check_trainer_rows(trainer["rows"], with_temp=True)
+    md = quick["md"]
+    for dtype, name in TRAINER_KEYS:
+        assert md.count(f"| {dtype} | {name} | ") == 1, (dtype, name)
+    assert "temp KiB" in md and "mixed precision" in md
 
 
+@pytest.mark.slow
 def test_trainer_pinned_column_present_or_skipped(quick: dict[str, Any]) -> None:
-    trainer = quick["json"]["mlp"]["trainer"]
+    trainer = quick["json"]["trainer"]
     if trainer["status"] != "ok":
         pytest.skip(f"trainer skipped: {trainer['note']}")
     pinned = trainer["pinned"]
@@ -219,20 +251,43 @@ def test_trainer_pinned_column_present_or_skipped(quick: dict[str, Any]) -> None
     if hasattr(os, "sched_setaffinity"):
         assert pinned["status"] == "ok", pinned.get("note")
         assert pinned["cpus"] == 1 and pinned["cpu"] in os.sched_getaffinity(0)
-        _check_trainer_times(pinned)
+        _check_trainer_rows(pinned["rows"], with_temp=False)
         assert "ParallelTaskAssigner" in quick["md"]
     else:
         assert pinned["status"] == "skipped" and pinned["note"]
         assert "1 CPU (pinned): skipped" in quick["md"]
 
 
+def test_trainer_rows_arithmetic_and_table() -> None:
+    """The per-step rows from sample medians, and their table, on made-up figures."""
+    steps = 10
+    medians = {key: (i + 1) * 1e-3 for i, key in enumerate(sorted(TRAINER_KEYS))}
+    temp = {f"{d}|{a}": 1024 * (i + 1) for i, (d, a) in enumerate(sorted(TRAINER_KEYS))}
+    rows = run._trainer_rows(medians, steps, temp)
+    _check_trainer_rows(rows, with_temp=True)
+    _check_trainer_rows(run._trainer_rows(medians, steps), with_temp=False)
+    assert {(r["dtype"], r["activation"]): r["step_time_s"] for r in rows} == pytest.approx(
+        {key: t / steps for key, t in medians.items()})
+    pinned = {"status": "ok", "cpu": 0, "cpus": 1, "rows": run._trainer_rows(medians, steps)}
+    trainer = {"status": "ok", "description": "d", "steps_per_sample": steps, "cpus": 2, "rows": rows,
+               "pinned": pinned}
+    r = next(r for r in rows if (r["dtype"], r["activation"]) == ("bfloat16", "jelu.elu"))
+    step, to_relu, to_f32 = f"{r['step_time_s'] * 1e6:.0f}", f"{r['ratio_to_relu_time']:.2f}x", \
+        f"{r['ratio_to_float32_time']:.2f}x"
+    table = [line for line in run._trainer_markdown(trainer) if line.startswith("| bfloat16 | jelu.elu |")]
+    assert table == [f"| bfloat16 | jelu.elu | {step} | {to_relu} | {to_f32} | {step} | {to_relu} | {to_f32} "
+                     f"| {r['temp_bytes'] / 1024:.0f} | {r['ratio_to_relu_temp']:.2f}x |"]
+    skipped = run._trainer_markdown(trainer | {"pinned": {"status": "skipped", "note": "why"}})
+    assert "1 CPU (pinned): skipped (why)." in skipped
+
+
 def test_pinned_trainer_skipped_without_sched_setaffinity(monkeypatch: pytest.MonkeyPatch) -> None:
-    run = _load_run_module()
     monkeypatch.delattr(run.os, "sched_setaffinity", raising=False)
-    pinned = run.pinned_trainer_benchmark(1)
+    pinned = run.pinned_trainer_benchmark(1, quick=True)
     assert pinned["status"] == "skipped" and "sched_setaffinity" in pinned["note"]
 
 
+@pytest.mark.slow
 def test_markdown_is_printed_and_saved(quick: dict[str, Any]) -> None:
     assert quick["stdout"].startswith(quick["md"])
     md = quick["md"]
@@ -254,30 +309,29 @@ def test_markdown_is_printed_and_saved(quick: dict[str, Any]) -> None:
     "bad",
     [["--n", "abc"], ["--n", "0"], ["--n", "2**16,"], ["--n", "2**16,,2**20"], ["--n", "2**16,abc"],
      ["--n", "2**16,2**99"], ["--n", ","], ["--repeats", "0"], ["--mlp-repeats", "x"],
-     ["--out", "{tmp}/missing/results.json"], ["--out", "{tmp}"]],
+     ["--out", "{tmp}/a_file"], ["--quick", "--frobnicate"]],
 )
 def test_bad_input_one_line_exit_2_nothing_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: list[str]
 ) -> None:
-    run = _load_run_module()
-    out = tmp_path / "results.json"
-    out.write_text("previous")
+    existing = tmp_path / "a_file"
+    existing.write_text("kept")
     argv = [arg.format(tmp=tmp_path) for arg in bad]
     if "--out" not in argv:
-        argv += ["--out", str(out)]
+        argv += ["--out", str(tmp_path)]
     with pytest.raises(SystemExit) as exc:
         run.main(argv)
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and "error" in err and "Traceback" not in err
-    assert out.read_text() == "previous"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+    assert len(err.splitlines()) == 1 and err.startswith("python -m benchmarks.run: error: ")
+    assert "Traceback" not in err
+    assert existing.read_text() == "kept"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
 
 
-def test_parse_n_accepts_powers() -> None:
-    run = _load_run_module()
+def test_parse_n_accepts_powers(tmp_path: Path) -> None:
     assert run._parse_n("2**24") == run._parse_n("2^24") == run._parse_n("16777216") == 2**24
-    assert all(math.log2(n).is_integer() for n in run.parse_args(["--quick"]).sizes)
+    assert all(math.log2(n).is_integer() for n in run.parse_args(["--quick", "--out", str(tmp_path)]).sizes)
 
 
 @pytest.mark.parametrize(
@@ -285,12 +339,20 @@ def test_parse_n_accepts_powers() -> None:
     [("2**20", (2**20,)), ("16,2**4", (16,)), ("2**20, 65536 ,2^12", (2**12, 2**16, 2**20)),
      ("1000,10", (10, 1000))],
 )
-def test_n_list_parses_sorted_and_distinct(text: str, sizes: tuple[int, ...]) -> None:
-    assert _load_run_module().parse_args(["--n", text]).sizes == sizes
+def test_n_list_parses_sorted_and_distinct(text: str, sizes: tuple[int, ...], tmp_path: Path) -> None:
+    assert run.parse_args(["--n", text, "--out", str(tmp_path)]).sizes == sizes
 
 
-def test_n_list_defaults() -> None:
-    run = _load_run_module()
-    assert run.parse_args([]).sizes == (2**16, 2**20, 2**22, 2**24)
-    assert run.parse_args(["--quick"]).sizes == (2**14,)
+def test_n_list_defaults(tmp_path: Path) -> None:
+    assert run.parse_args(["--out", str(tmp_path)]).sizes == (2**16, 2**20, 2**22, 2**24)
+    assert run.parse_args(["--quick", "--out", str(tmp_path)]).sizes == (2**14,)
     assert run.n_label(2**24) == "2**24" and run.n_label(1000) == "1000"
+
+
+def test_default_reports_follow_the_results_convention() -> None:
+    settings = run.parse_args([])
+    assert settings.out == _common.RESULTS_DIR == REPO / "benchmarks" / "results"
+    assert settings.json_path == REPO / "benchmarks" / "results" / f"run-{KIND}.json"
+    assert settings.md_path == settings.json_path.with_suffix(".md")
+    assert _common.result_path(Path("d"), "sweep", ".md", tag="selu-positive", kind="cpu") == \
+        Path("d") / "sweep-selu-positive-cpu.md"

@@ -1,31 +1,33 @@
-"""Tests of benchmarks/device_check.py: a ``--quick`` run, and that its checks can fail.
+"""Tests of ``python -m benchmarks.device_check``: a ``--quick`` run, and that its checks can fail.
 
 The quick run goes through the same code as a GPU run at small sizes, so the
 script cannot rot between GPU runs. Timings are not compared with each other;
 the tests check that every section is there and passes or runs, that derived
 figures are the arithmetic they claim, that the accuracy figures agree with
-tests/reference.py's ``measure``, and that wrong results make the run fail.
+``jelu.testing.measure``, and that wrong results make the run fail. The quick
+run takes about half a minute on 2 cores (the trainer section starts
+examples/train.py), so the tests that read it are in the slow tier.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import jax
 import ml_dtypes
 import numpy as np
 import pytest
 
 import jelu
+from benchmarks import device_check as dc
 from jelu.testing import CASES, all_bit_patterns, measure
-from script_loader import load_script
 
 REPO = Path(__file__).resolve().parent.parent
-SCRIPT = REPO / "benchmarks" / "device_check.py"
+KIND = jax.default_backend()
 QUICK_TIMEOUT_S = 240  # the quick run takes ~15 s alone on 2 cores; slack for a busy machine
 SECTIONS = ("accuracy", "consistency", "speed", "mlp", "trainer")
 CHECK_CASES = ("elu", "elu(alpha=1.7)", "selu", "celu(alpha=0.3)")
@@ -33,22 +35,18 @@ DTYPES = ("bfloat16", "float16", "float32")
 ORDERS = ("value", "f'", "f''")
 
 
-def _load_script() -> Any:
-    return load_script("device_check")
-
-
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Run ``PYTHONPATH=. benchmarks/device_check.py --quick`` once, as CI would."""
+    """Run ``python -m benchmarks.device_check --quick`` once, as CI would."""
     out = tmp_path_factory.mktemp("device_check")
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(out)],
-                          capture_output=True, text=True, timeout=QUICK_TIMEOUT_S, cwd=REPO, env=env)
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.device_check", "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=QUICK_TIMEOUT_S, cwd=REPO)
     return {"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr, "out": out,
-            "json": json.loads((out / "device_check.json").read_text()),
-            "md": (out / "device_check.md").read_text()}
+            "json": json.loads((out / f"device_check-{KIND}.json").read_text()),
+            "md": (out / f"device_check-{KIND}.md").read_text()}
 
 
+@pytest.mark.slow
 def test_quick_run_passes_and_has_every_section(quick: dict[str, Any]) -> None:
     assert quick["rc"] == 0, quick["stderr"][-2000:]
     result = quick["json"]
@@ -62,8 +60,13 @@ def test_quick_run_passes_and_has_every_section(quick: dict[str, Any]) -> None:
     meta = result["meta"]
     assert meta["quick"] is True and meta["versions"]["jelu"] == jelu.__version__
     assert meta["device_kind"] and meta["platform"] and meta["total_seconds"] > 0
+    assert meta["command"] == f"python -m benchmarks.device_check --quick --out {quick['out']}"
+    # The reports and nothing else: the trainer writes to a temporary folder.
+    assert sorted(p.name for p in quick["out"].iterdir()) == [f"device_check-{KIND}.json",
+                                                               f"device_check-{KIND}.md"]
 
 
+@pytest.mark.slow
 def test_progress_and_markdown(quick: dict[str, Any]) -> None:
     stdout = quick["stdout"]
     for number, name in enumerate(SECTIONS, 1):
@@ -74,6 +77,7 @@ def test_progress_and_markdown(quick: dict[str, Any]) -> None:
         assert header in quick["md"]
 
 
+@pytest.mark.slow
 def test_accuracy_rows_cover_every_case_and_match_measure(quick: dict[str, Any]) -> None:
     rows = quick["json"]["sections"]["accuracy"]["rows"]
     keys = [(r["case"], r["dtype"], r["order"]) for r in rows]
@@ -89,7 +93,7 @@ def test_accuracy_rows_cover_every_case_and_match_measure(quick: dict[str, Any])
         else:
             assert r["points"] > 2**15 and r["max_ulp"] <= 1
         assert r["share_not_correctly_rounded"] == pytest.approx(r["not_correctly_rounded"] / r["points"])
-    # The script's figures are those of reference.measure on the same inputs.
+    # The script's figures are those of jelu.testing.measure on the same inputs.
     case = "celu(alpha=0.3)"
     _, _, name, kw = CASES[case]
     expected = measure(lambda x: getattr(jelu, name)(x, **kw), case, 2,
@@ -98,6 +102,7 @@ def test_accuracy_rows_cover_every_case_and_match_measure(quick: dict[str, Any])
     assert {k: got[k] for k in expected} == expected
 
 
+@pytest.mark.slow
 def test_consistency_rows(quick: dict[str, Any]) -> None:
     section = quick["json"]["sections"]["consistency"]
     assert len(section["rows"]) == len(CHECK_CASES) * len(DTYPES) * len(ORDERS)
@@ -105,6 +110,7 @@ def test_consistency_rows(quick: dict[str, Any]) -> None:
         assert r["mismatches"] - r["mismatches_subnormal"] == 0 and r["pass"]
 
 
+@pytest.mark.slow
 def test_speed_figures_are_their_arithmetic(quick: dict[str, Any]) -> None:
     s = quick["json"]["sections"]["speed"]
     n = s["n"]
@@ -125,6 +131,7 @@ def test_speed_figures_are_their_arithmetic(quick: dict[str, Any]) -> None:
     assert set(s["targets"]) and all(isinstance(v, bool) for v in s["targets"].values())
 
 
+@pytest.mark.slow
 def test_mlp_rows(quick: dict[str, Any]) -> None:
     s = quick["json"]["sections"]["mlp"]
     rows = {(r["dtype"], r["activation"]): r for r in s["rows"]}
@@ -137,17 +144,16 @@ def test_mlp_rows(quick: dict[str, Any]) -> None:
         assert r["ratio_to_relu_temp"] == pytest.approx(r["temp_bytes"] / relu["temp_bytes"], rel=1e-12)
 
 
+@pytest.mark.slow
 def test_trainer_ran_through_its_command_line(quick: dict[str, Any]) -> None:
     s = quick["json"]["sections"]["trainer"]
     assert s["returncode"] == 0 and s["wall_s"] > 0
     assert "--no-progress" in s["command"] and "--epochs 1" in s["command"]
     assert s["final_line"].startswith("test_accuracy=")
     assert 0.0 <= float(s["fields"]["test_accuracy"]) <= 1.0
-    assert (quick["out"] / "train").is_dir()
 
 
 def test_bit_mismatches_counts_subnormals_apart() -> None:
-    dc = _load_script()
     tiny = float(np.finfo(np.float32).tiny)
     x = np.array([-1.0, -2.0, -3.0, -tiny / 4, -4.0])
     a = np.array([1.0, 0.0, 2.0, 0.0, tiny / 2], np.float32)
@@ -159,7 +165,6 @@ def test_bit_mismatches_counts_subnormals_apart() -> None:
 
 def test_wrong_results_fail_both_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Results one ULP off on every other evaluation: accuracy and consistency must fail."""
-    dc = _load_script()
     calls = {"n": 0}
     original = dc.Evaluator.__call__
 
@@ -172,11 +177,14 @@ def test_wrong_results_fail_both_checks(tmp_path: Path, monkeypatch: pytest.Monk
         return y
 
     monkeypatch.setattr(dc.Evaluator, "__call__", off_by_one_ulp_every_other_call)
+    # One case and one 16-bit dtype (with float32) keep the run short; the checks are the same.
+    monkeypatch.setattr(dc, "ACCURACY_CASES", ("celu(alpha=0.3)",))
+    monkeypatch.setattr(dc, "SIXTEEN_BIT", {"float16": np.float16})
     monkeypatch.setattr(dc, "QUICK", dc.Sizes(f32_random=2**10, f32_dense=2**10, speed_n=2**10,
                                               speed_repeats=1, mlp_repeats=1, trainer_epochs=1,
                                               trainer_timeout_s=60))
     code = dc.main(["--quick", "--sections", "accuracy,consistency", "--out", str(tmp_path)])
-    result = json.loads((tmp_path / "device_check.json").read_text())
+    result = json.loads((tmp_path / f"device_check-{KIND}.json").read_text())
     assert code == 1 and result["passed"] is False
     assert result["sections"]["accuracy"]["status"] == "fail"
     assert result["sections"]["consistency"]["status"] == "fail"
@@ -187,7 +195,6 @@ def test_wrong_results_fail_both_checks(tmp_path: Path, monkeypatch: pytest.Monk
 @pytest.mark.parametrize("bad", [["--sections", "accuracy,bogus"], ["--sections", ""],
                                  ["--out", "{file}"], ["--quick", "--frobnicate"]])
 def test_bad_input_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: list[str]) -> None:
-    dc = _load_script()
     file = tmp_path / "a_file"
     file.write_text("x")
     argv = [arg.format(file=file) for arg in bad]
@@ -197,5 +204,12 @@ def test_bad_input_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
         dc.main(argv)
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and "error" in err and "Traceback" not in err
-    assert not (tmp_path / "out" / "device_check.json").exists()
+    assert len(err.splitlines()) == 1 and err.startswith("python -m benchmarks.device_check: error: ")
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_default_reports_follow_the_results_convention() -> None:
+    json_path, md_path = dc.report_paths(dc.parse_args([]).out)
+    assert json_path == REPO / "benchmarks" / "results" / f"device_check-{KIND}.json"
+    assert md_path == json_path.with_suffix(".md")

@@ -1,7 +1,8 @@
-"""Tests of benchmarks/opcount.py: the HLO op counter, its command line, and jelu's op budget.
+"""Tests of ``python -m benchmarks.opcount``: the HLO op counter, its command line, and jelu's op budget.
 
-The budget test compiles jelu's 36 cases (about 10 s on 2 cores) and fails when
-one needs more per-element ops than the committed ``benchmarks/opcount.json``.
+The budget test compiles jelu's 36 cases (about 10 s on 2 cores: the slow tier)
+and fails when one needs more per-element ops than the committed
+``benchmarks/results/opcount-cpu.json``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from script_loader import load_script  # importlib.util.spec_from_file_location on the file path
+from benchmarks import opcount
 
-opcount = load_script("opcount", "benchmarks_opcount")
-BUDGET = Path(__file__).resolve().parent.parent / "benchmarks" / "opcount.json"
+BUDGET = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "opcount-cpu.json"
 N = opcount.N
 
 
@@ -79,9 +79,10 @@ def counts() -> dict:
     return opcount.measure(reference=False)
 
 
+@pytest.mark.slow
 def test_jelu_within_committed_op_budget(counts):
     budget = json.loads(BUDGET.read_text())["counts"]
-    assert set(counts) == set(budget), "the cases measured differ from benchmarks/opcount.json"
+    assert set(counts) == set(budget), "the cases measured differ from benchmarks/results/opcount-cpu.json"
     over = [
         f"{key}: jelu needs {c['jelu']} per-element ops, budget {budget[key]['jelu']}"
         for key, c in counts.items()
@@ -89,7 +90,7 @@ def test_jelu_within_committed_op_budget(counts):
     ]
     assert not over, (
         "jelu's kernel grew:\n  " + "\n  ".join(over) + "\nIf the increase is intended, rerun "
-        "`python benchmarks/opcount.py` and commit benchmarks/opcount.{json,md}."
+        "`python -m benchmarks.opcount` and commit benchmarks/results/opcount-cpu.{json,md}."
     )
 
 
@@ -102,7 +103,10 @@ def test_committed_report_schema():
         assert all(isinstance(v, int) and v >= 0 for v in c.values()), key
 
 
-def test_check_mode(counts, tmp_path, monkeypatch, capsys):
+def test_check_mode(tmp_path, monkeypatch, capsys):
+    """--check against a budget, on the committed counts (measure() is replaced: no compiling)."""
+    counts = {k: {"jelu": c["jelu"], "jelu_scalar": c["jelu_scalar"]}
+              for k, c in json.loads(BUDGET.read_text())["counts"].items()}
     monkeypatch.setattr(opcount, "measure", lambda reference=True: counts)
     budget = {k: {"jelu": c["jelu"], "jax.nn": 0, "jelu_scalar": 0} for k, c in counts.items()}
     path = tmp_path / "budget.json"
@@ -134,4 +138,14 @@ def test_bad_arguments(argv, tmp_path, capsys):
         opcount.main(argv)
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("opcount.py: error: ") and err.count("\n") == 1, err
+    assert err.startswith("python -m benchmarks.opcount: error: ") and err.count("\n") == 1, err
+
+
+def test_writes_its_reports_to_out(tmp_path, monkeypatch, capsys):
+    counts = json.loads(BUDGET.read_text())["counts"]
+    monkeypatch.setattr(opcount, "measure", lambda reference=True: counts)
+    assert opcount.main(["--out", str(tmp_path / "new")]) == 0
+    written = json.loads((tmp_path / "new" / "opcount-cpu.json").read_text())
+    assert written["counts"] == counts
+    assert (tmp_path / "new" / "opcount-cpu.md").read_text() == capsys.readouterr().out
+    assert opcount.report_paths(opcount._common.RESULTS_DIR)[1] == BUDGET

@@ -1,9 +1,10 @@
-"""Tests of benchmarks/sweep.py: a strided float32 sweep of every case, and its bookkeeping.
+"""Tests of ``python -m benchmarks.sweep``: a strided float32 sweep of every case, and its bookkeeping.
 
-The strided run is the CI form of the exhaustive sweep: the same code on every
-``STRIDE``-th float32 bit pattern (a prime, so every low mantissa residue
-occurs), all 21 cases. It asserts today's float32 bar, at most 1 ULP, and
-reports how many results are not correctly rounded without asserting 0.
+The strided run is a small form of the exhaustive sweep: the same code on
+every ``STRIDE``-th float32 bit pattern (a prime, so every low mantissa
+residue occurs), all 21 cases. It asserts the float32 bar, at most 1 ULP, and
+reports how many results are not correctly rounded without asserting 0. CI's
+denser sweep is ``python -m benchmarks.sweep --stride 1021``.
 """
 
 from __future__ import annotations
@@ -18,31 +19,30 @@ import mpmath
 import numpy as np
 import pytest
 
+from benchmarks import sweep
 from jelu.testing import F64_REL_ERR, f64_formula, f64_rel_err
-from script_loader import load_script
 
 REPO = Path(__file__).resolve().parent.parent
-SCRIPT = REPO / "benchmarks" / "sweep.py"
-STRIDE = 1021  # ~4.2 million bit patterns per case; ~20 s for all cases on 2 cores
+STRIDE = 65521  # ~65,500 bit patterns per case; a few seconds for all cases on 2 cores
 SWEEP_TIMEOUT_S = 300
 MAX_ULP = 1
 ALPHAS = (1.0, 2.0, float(np.float32(0.3)))
 N_CASES = (2 * len(ALPHAS) + 1) * 3  # elu and celu per alpha, selu; 3 orders each
 
 
-def _load_script() -> Any:
-    return load_script("sweep")
-
-
 @pytest.fixture(scope="module")
 def strided(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("sweep") / "sweep.json"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--stride", str(STRIDE), "--out", str(out)],
+    out = tmp_path_factory.mktemp("sweep")
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.sweep", "--stride", str(STRIDE), "--out", str(out)],
                           capture_output=True, text=True, timeout=SWEEP_TIMEOUT_S, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return {"json": json.loads(out.read_text()), "stdout": proc.stdout, "stderr": proc.stderr}
+    name = f"sweep-stride{STRIDE}-cpu"
+    assert sorted(p.name for p in out.iterdir()) == [f"{name}.json", f"{name}.md"]
+    return {"json": json.loads((out / f"{name}.json").read_text()), "md": (out / f"{name}.md").read_text(),
+            "stdout": proc.stdout, "stderr": proc.stderr}
 
 
+@pytest.mark.slow
 def test_every_case_swept_with_consistent_counts(strided: dict[str, Any]) -> None:
     result = strided["json"]
     meta, rows = result["meta"], result["cases"]
@@ -63,10 +63,12 @@ def test_every_case_swept_with_consistent_counts(strided: dict[str, Any]) -> Non
         assert (r["max_ulp"] == 0) == (r["not_correctly_rounded"] == 0)
         assert r["subnormal_ok"], r["label"]
     assert meta["estimated_stride1_seconds_per_case"] > 0
-    assert "| function | order | points |" in strided["stdout"]
+    assert "| function | order | points |" in strided["stdout"] and strided["md"] in strided["stdout"]
+    assert meta["command"] == f"python -m benchmarks.sweep --stride {STRIDE} --out {meta['command'].split()[-1]}"
     assert "ETA" in strided["stderr"] or meta["total_seconds"] < 10  # progress lines every 10 s
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", range(N_CASES))
 def test_float32_within_one_ulp(strided: dict[str, Any], index: int) -> None:
     """Every case within 1 ULP, celu with alpha > 1 in the lowest binades of x included
@@ -76,7 +78,6 @@ def test_float32_within_one_ulp(strided: dict[str, Any], index: int) -> None:
 
 
 def test_a_wrong_kernel_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    sweep = _load_script()
     original = sweep.Kernel.__call__
 
     def one_ulp_up(self, x32):
@@ -97,7 +98,6 @@ def test_a_wrong_kernel_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_blocks_merge_to_the_whole_range() -> None:
-    sweep = _load_script()
     case = sweep.Case("celu", 2.0, 0)
     first, last, stride, chunk = 0x80000000, 0xFFFFFFFF, 2**19 + 1, 256  # includes the lowest binades
     n = sweep.pattern_count(first, last, stride)
@@ -108,21 +108,21 @@ def test_blocks_merge_to_the_whole_range() -> None:
     assert merged == whole and whole["patterns"] == n
 
 
+@pytest.mark.slow
 def test_worker_processes_give_the_same_counts(tmp_path: Path) -> None:
     args = ["--stride", "65537", "--functions", "elu,celu", "--alphas", "2", "--orders", "0",
             "--chunk", "1024", "--quiet"]  # 4 blocks of 16 chunks per case
     rows = []
     for jobs in ("1", "2"):
-        out = tmp_path / f"jobs{jobs}.json"
-        subprocess.run([sys.executable, str(SCRIPT), *args, "--jobs", jobs, "--out", str(out)],
+        out = tmp_path / f"jobs{jobs}"
+        subprocess.run([sys.executable, "-m", "benchmarks.sweep", *args, "--jobs", jobs, "--out", str(out)],
                        check=True, capture_output=True, timeout=SWEEP_TIMEOUT_S, cwd=REPO)
-        rows.append([{k: v for k, v in r.items() if k != "seconds"}
-                     for r in json.loads(out.read_text())["cases"]])
+        report = json.loads((out / "sweep-elu+celu-stride65537-cpu.json").read_text())
+        rows.append([{k: v for k, v in r.items() if k != "seconds"} for r in report["cases"]])
     assert rows[0] == rows[1] and len(rows[0]) == 2
 
 
 def test_alphas_are_swept_as_float32() -> None:
-    sweep = _load_script()
     cases = sweep.cases(("celu", "selu"), (0.3, float(np.float32(0.3)), 2.0), (2, 0))
     assert [(c.function, c.alpha, c.order) for c in cases] == [
         ("selu", 1.0, 0), ("selu", 1.0, 2),
@@ -131,7 +131,6 @@ def test_alphas_are_swept_as_float32() -> None:
 
 
 def test_bit_patterns_cover_the_range_with_stride() -> None:
-    sweep = _load_script()
     chunks = list(sweep.bit_patterns(10, 1000, 7, chunk=32))
     got = np.concatenate(chunks)
     assert np.array_equal(got, np.arange(10, 1001, 7, dtype=np.uint32))
@@ -159,12 +158,26 @@ def test_float64_bound_holds_where_celu_divides() -> None:
 
 @pytest.mark.parametrize("bad", [["--stride", "0"], ["--stride", "x"], ["--alphas", "0"],
                                  ["--alphas", "nan"], ["--orders", "3"], ["--functions", "gelu"],
-                                 ["--sign", "both"], ["--max-ulp", "-1"], ["--out", "{tmp}"],
-                                 ["--out", "{tmp}/missing/s.json"]])
+                                 ["--sign", "both"], ["--max-ulp", "-1"], ["--out", "{tmp}/a_file"],
+                                 ["--jobs", "0"]])
 def test_bad_input_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: list[str]) -> None:
-    sweep = _load_script()
+    (tmp_path / "a_file").write_text("kept")
     with pytest.raises(SystemExit) as exc:
         sweep.main([arg.format(tmp=tmp_path) for arg in bad])
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and "error" in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and err.startswith("python -m benchmarks.sweep: error: ")
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+@pytest.mark.parametrize(("argv", "name"), [
+    ([], "sweep-cpu"), (["--sign", "negative"], "sweep-negative-cpu"),
+    (["--functions", "selu", "--sign", "positive", "--orders", "0"], "sweep-selu-positive-cpu"),
+    (["--functions", "celu,elu", "--stride", "7"], "sweep-elu+celu-stride7-cpu")])
+def test_report_names(argv: list[str], name: str) -> None:
+    """The default reports are named for what was swept: the committed ones have these names."""
+    args = sweep.parse_args(argv)
+    assert args.out == REPO / "benchmarks" / "results"
+    tag = sweep.report_tag(args.functions, args.sign, args.stride)
+    assert sweep._common.result_path(args.out, "sweep", ".md", tag=tag, kind="cpu").name == f"{name}.md"
