@@ -4,24 +4,34 @@
   per host, process 0 the coordinator) and checks that JAX has its devices.
 * :func:`agree` lets every process learn of an error on any of them, so that
   bad input on one host stops all of them with one line each.
-* :class:`Watchdog`: when a process dies (SIGKILL, out of memory, a node lost),
-  the others print one line naming it and how to resume, and exit with code 3.
+* When a process dies (SIGKILL, out of memory, a node lost), every other one
+  prints one line naming it and how to resume, and exits with code 3:
+  :class:`Watchdog` and :func:`supervise`.
 
-Why a watchdog of our own: JAX's coordination service notices a silent process
-after its heartbeat timeout and then aborts every other process with a native
-stack trace (``jax.distributed.initialize`` offers no hook, and jaxlib's
-missed-heartbeat callback cannot be given from Python). The watchdog is one
-TCP connection from every process to process 0, beside JAX's own: a process
-that dies closes its end at once (the kernel does it, even after SIGKILL), and
-a host that vanishes stops its once-a-second beat; either is noticed within
-:data:`WATCHDOG_TIMEOUT_S`, well before JAX's :data:`JAX_HEARTBEAT_TIMEOUT_S`.
+Why this needs code of its own: JAX's coordination service notices a silent
+process after its heartbeat timeout and then aborts every other process with a
+native stack trace, and when process 0 (which runs the service) dies, the
+others abort at once; ``jax.distributed.initialize`` offers no hook, and
+jaxlib's missed-heartbeat callback cannot be given from Python. So:
+
+* :class:`Watchdog` is one TCP connection from every process to process 0,
+  beside JAX's own: a process that dies closes its end at once (the kernel does
+  it, even after SIGKILL), and a host that vanishes stops its once-a-second
+  beat; either is noticed within :data:`WATCHDOG_TIMEOUT_S`, well before JAX's
+  :data:`JAX_HEARTBEAT_TIMEOUT_S`, and the survivors exit with one line.
+* :func:`supervise` runs the trainer of a many-host run as a child process and
+  relays its output; if JAX aborts the child all the same (process 0 lost),
+  it keeps the native stack trace off the terminal and prints the one line.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import select
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -104,7 +114,15 @@ class Watchdog:
             self.peers = {conn: 0}
         for conn in self.peers:
             conn.setblocking(False)
-        threading.Thread(target=self._watch, name="watchdog", daemon=True).start()
+        self._thread = threading.Thread(target=self._watch, name="watchdog", daemon=True)
+        self._thread.start()
+
+    def wait_for_loss(self) -> None:
+        """After an unexpected error (a collective that failed, say): give the watchdog the
+        time to tell whether a process was lost (then it ends this process) before the
+        error is reported."""
+        if not self._done.is_set():
+            self._thread.join(WATCHDOG_TIMEOUT_S + 2 * BEAT_S)
 
     def done(self) -> None:
         """Every process is ending cleanly: stop watching, and tell the others so."""
@@ -155,6 +173,81 @@ class Watchdog:
         name = f"process {process}" if process >= 0 else "another process"
         print(self.message(name), file=sys.stderr, flush=True)
         os._exit(EXIT_ENVIRONMENT)  # the main thread may be blocked in a collective
+
+
+WORKER_ENV = "JELU_TRAIN_SUPERVISOR_PID"  # set in the child: its supervisor's pid
+# The first line JAX writes when its coordination client gives up (then it aborts).
+_JAX_FATAL = re.compile(rb"[EF]\d{4} [^\n]*(Polled an error from coordination service|"
+                        rb"Terminating process because the JAX distributed service)")
+
+
+def is_supervised() -> bool:
+    """Whether this process is the trainer that :func:`supervise` started. Also makes
+    sure it dies with its supervisor (Linux: ``PR_SET_PDEATHSIG``)."""
+    parent = os.environ.get(WORKER_ENV)
+    if parent is None:
+        return False
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: a killed supervisor leaves it running
+        pass
+    if os.getppid() != int(parent):  # the supervisor died before prctl took effect
+        os._exit(EXIT_ENVIRONMENT)
+    return True
+
+
+def supervise(command: list[str], lost_message: Callable[[str], str]) -> int:
+    """Run ``command`` (the trainer, one process of a many-host run) as a child and
+    return its exit code; its stdout is this process's, its stderr is relayed.
+
+    If JAX aborts the child because the coordination service failed, the rest of
+    its stderr (a native stack trace) is held back, and ``lost_message(who)`` is
+    printed instead, ``who`` naming the lost process as far as JAX's message tells;
+    the exit code is then :data:`common.EXIT_ENVIRONMENT`. SIGINT reaches the child
+    from the terminal; SIGTERM is passed on to it.
+    """
+    env = {**os.environ, WORKER_ENV: str(os.getpid())}
+    child = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+                signal.SIGTERM: signal.signal(signal.SIGTERM, lambda *_: child.terminate())}
+    held, tail = b"", b""
+    try:
+        while chunk := os.read(child.stderr.fileno(), 1 << 16):
+            if held:
+                held += chunk
+                continue
+            text = tail + chunk
+            match = _JAX_FATAL.search(text)
+            if match is None:
+                sys.stderr.buffer.write(chunk)
+                sys.stderr.flush()
+                tail = text[-512:]
+                continue
+            start = text.rfind(b"\n", 0, match.start()) + 1
+            sys.stderr.buffer.write(text[len(tail) : max(start, len(tail))])
+            sys.stderr.flush()
+            held = text[start:]
+        code = child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if held or code < 0:
+        print(lost_message(_who_was_lost(held)), file=sys.stderr, flush=True)
+        return EXIT_ENVIRONMENT
+    return code
+
+
+def _who_was_lost(jax_message: bytes) -> str:
+    """The lost process, as JAX's fatal message names it."""
+    text = jax_message.decode(errors="replace")
+    unhealthy = re.search(r"stopped sending heartbeats\):\s*([\d,\s]+)", text)
+    if unhealthy and re.findall(r"\d+", unhealthy.group(1)):
+        return "process " + ", ".join(re.findall(r"\d+", unhealthy.group(1)))
+    if "leader task" in text or "PollForError" in text:
+        return "process 0"
+    return "another process"
 
 
 def _recv_exactly(conn: socket.socket, n: int) -> bytes:

@@ -192,22 +192,45 @@ class Progress:
             self.watchdog.done()
 
     def lost_host_message(self, lost: str) -> str:
-        if self.kept:
-            hint = (f"{self.out / ckpt.CHECKPOINT_NAME} holds epoch {self.kept}: restart every "
-                    "process with --resume")
-        else:
-            hint = "no checkpoint was written; restart every process"
-        return f"{PROG}: error: lost contact with {lost}, stopping; {hint}"
+        return lost_host_message(lost, self.out, self.kept)
+
+
+def lost_host_message(lost: str, out: Path, kept: int | None) -> str:
+    """The last line of a many-host run that lost ``lost`` (a process)."""
+    if kept:
+        hint = (f"{out / ckpt.CHECKPOINT_NAME} holds epoch {kept}: restart every process "
+                "with --resume")
+    else:
+        hint = "no checkpoint was written; restart every process"
+    return f"{PROG}: error: lost contact with {lost}, stopping; {hint}"
+
+
+def checkpoint_epoch(out: Path) -> int | None:
+    """The epoch of ``out``'s checkpoint, None if there is none or it cannot be read."""
+    try:
+        return int(ckpt.read_checkpoint(out / ckpt.CHECKPOINT_NAME)[0]["epoch"]) or None
+    except (InputError, OSError, KeyError, ValueError, TypeError):
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the trainer; exit codes as in the module docstring."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = build_parser().parse_args(argv)
+    if args.num_processes is not None and int(args.num_processes) > 1 and not hosts.is_supervised():
+        out = Path(args.out)  # one process of many: see hosts.supervise
+        return hosts.supervise([sys.executable, str(Path(__file__).resolve()), *argv],
+                               lambda lost: lost_host_message(lost, out, checkpoint_epoch(out)))
     progress = Progress()
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            return run(args, progress)
+            try:
+                return run(args, progress)
+            except Exception:
+                if progress.watchdog is not None:  # was it a lost process? (then this ends here)
+                    progress.watchdog.wait_for_loss()
+                raise
     except InputError as e:
         fail(PROG, str(e), EXIT_INPUT)
     except EnvironmentFailure as e:

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 import checkpoint
-import train
+import loop
+import mlp
 from common import EnvironmentFailure, InputError
-from data import prepare_data
+from input_pipeline import prepare_data
 from trainer_helpers import TINY, make_blobs, run_main, snapshot, write_npz
 
 
@@ -52,9 +53,9 @@ def test_failed_checkpoint_write_keeps_the_previous_one(trained_run, tmp_path: P
     data_path, out = _copy(trained_run, tmp_path)
     before = snapshot(out)
     config = checkpoint.read_checkpoint(out / "checkpoint.npz")[0]["config"]
-    like = jax.eval_shape(lambda k: train.init_params(k, [6, 16, 3]), jax.random.key(0))
+    like = jax.eval_shape(lambda k: loop.init_params(k, [6, 16, 3]), jax.random.key(0))
     state = checkpoint.restore_state(out / "checkpoint.npz", config, like,
-                                     train.make_optimizer("adam", 1e-3))
+                                     loop.make_optimizer("adam", 1e-3))
     d = prepare_data(str(data_path), 0)
 
     def crash_mid_write(f, **arrays):
@@ -94,6 +95,7 @@ def test_full_disk_is_one_line_naming_the_space_and_keeps_the_last_checkpoint(
     assert not list(out.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_zip_directory_bit_flips_are_one_clear_error(trained_run, tmp_path: Path):
     """A bit flipped anywhere in the zip's central directory and end record either
     reads back the very same arrays or raises InputError; never anything else."""
@@ -174,11 +176,11 @@ def test_export_returns_logits_and_the_data_s_own_labels(tmp_path: Path):
     exported = jax.export.deserialize(bytearray(blob.read_bytes()))
     assert tuple(exported.platforms) == ("cpu", "cuda", "tpu")
     params, header, mean, std = checkpoint.load_params(out / "checkpoint.npz")
-    activation = train.get_activation(header["config"]["activation"])
+    activation = loop.get_activation(header["config"]["activation"])
     x_new, _ = make_blobs(seed=1)
     for rows in (slice(0, 5), slice(0, 37)):  # the batch dimension is symbolic
         raw = x_new[rows].astype(np.float32)
-        want = np.asarray(train.apply(params, ((raw - mean) / std).astype(np.float32), activation))
+        want = np.asarray(mlp.forward(params, ((raw - mean) / std).astype(np.float32), activation)[0])
         logits, labels = exported.call(raw)
         np.testing.assert_allclose(logits, want, rtol=1e-4, atol=1e-4)
         np.testing.assert_array_equal(labels, np.array([10, 20, 30])[want.argmax(1)])

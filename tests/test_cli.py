@@ -1,6 +1,6 @@
-"""Tests of examples/cli.py: flags, one-line errors with their exit codes, faults, many hosts.
+"""Tests of examples/train.py: flags, one-line errors with their exit codes, faults, many hosts.
 
-In-process runs call ``cli.main(argv)``; subprocesses are used where the process
+In-process runs call ``train.main(argv)``; subprocesses are used where the process
 itself matters: no traceback, 8 devices, a missing GPU platform, Ctrl-C, and
 2 processes joined by jax.distributed.
 """
@@ -12,13 +12,14 @@ import re
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import checkpoint
-import cli
+import train
 from trainer_helpers import (PYTHON, SCRIPT, TINY, make_blobs, run_main, subprocess_env,
                              write_npz)
 
@@ -32,10 +33,10 @@ def blobs_npz(tmp_path: Path) -> Path:
 
 def test_help_documents_every_flag_with_its_default(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["--help"])
+        train.main(["--help"])
     assert exit_info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    for action in cli.build_parser()._actions:
+    for action in train.build_parser()._actions:
         if action.dest == "help":
             continue
         assert action.option_strings[0] in text
@@ -154,6 +155,7 @@ def test_no_progress_prints_one_short_line_per_epoch(tmp_path: Path, blobs_npz: 
     assert captured.out.startswith("test_accuracy=")
 
 
+@pytest.mark.slow
 def test_learn_alpha_summary_and_plot(tmp_path: Path, blobs_npz: Path):
     out = tmp_path / "out"
     assert run_main(["--data", blobs_npz, "--out", out, "--epochs", "2", *TINY,
@@ -168,6 +170,7 @@ def test_learn_alpha_summary_and_plot(tmp_path: Path, blobs_npz: Path):
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_dropout_is_part_of_the_configuration(tmp_path: Path, blobs_npz: Path, capsys):
     """A run without --dropout resumes without it (its config has no "dropout": checkpoints
     written before the flag existed resume too); resuming it with --dropout is refused."""
@@ -187,6 +190,7 @@ def test_dropout_is_part_of_the_configuration(tmp_path: Path, blobs_npz: Path, c
     assert summary["config"]["dropout"] == 0.1
 
 
+@pytest.mark.slow
 def test_ctrl_c_names_the_kept_checkpoint(tmp_path: Path, blobs_npz: Path, monkeypatch, capsys):
     real, saved = checkpoint.save_checkpoint, []
 
@@ -246,6 +250,7 @@ def test_missing_gpu_platform_is_one_line(tmp_path: Path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_sigint_stops_with_one_line_and_keeps_the_checkpoint(tmp_path: Path, blobs_npz: Path):
     out = tmp_path / "out"
     argv = [PYTHON, str(SCRIPT), "--data", blobs_npz, "--out", out, "--epochs", "100000",
@@ -307,6 +312,7 @@ def _two_processes(argvs: list[list], timeout: int = 120) -> list[subprocess.Com
     return results
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_process_and_only_process_0_writes(tmp_path: Path, blobs_npz: Path):
     common = ["--data", blobs_npz, "--epochs", "2", *TINY]
     single = _run([*common, "--out", tmp_path / "single"], 4)
@@ -334,6 +340,7 @@ def test_two_processes_match_one_process_and_only_process_0_writes(tmp_path: Pat
         np.testing.assert_allclose(v["w"], u["w"], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_an_input_error_on_one_host_stops_every_host(tmp_path: Path, blobs_npz: Path):
     common = ["--epochs", "2", *TINY, "--out", tmp_path / "out"]
     p0, p1 = _two_processes([["--data", blobs_npz, *common],
@@ -346,6 +353,7 @@ def test_an_input_error_on_one_host_stops_every_host(tmp_path: Path, blobs_npz: 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_resume_without_a_checkpoint_on_one_host_stops_every_host(tmp_path: Path, blobs_npz: Path):
     """--out should be shared; where it is not, the host without the checkpoint says so."""
     common = ["--data", blobs_npz, *TINY]
@@ -361,3 +369,40 @@ def test_a_resume_without_a_checkpoint_on_one_host_stops_every_host(tmp_path: Pa
         "train.py: error: process 1 stopped with an error (see its message); stopping too"]
     after = {p.name: p.read_bytes() for p in (tmp_path / "p0").iterdir() if p.name != ".lock"}
     assert after == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("killed", [1, 0])
+def test_a_lost_process_ends_every_other_within_60_s_with_one_line(
+        killed: int, tmp_path: Path, blobs_npz: Path):
+    """SIGKILL one of two processes mid-training: the other exits 3 with one line naming
+    it and the checkpoint to --resume from, no stack trace, well within 60 s."""
+    address = f"127.0.0.1:{_free_port()}"
+    argv = ["--data", blobs_npz, "--epochs", "100000", "--depth", "1", "--width", "16",
+            "--batch-size", "16", "--no-progress", "--out", tmp_path / "out"]
+    procs = [subprocess.Popen(
+        [PYTHON, str(SCRIPT), *map(str, argv), "--coordinator-address", address,
+         "--num-processes", "2", "--process-id", str(i)],
+        env=subprocess_env(2), text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for i in range(2)]
+    survivor = procs[1 - killed]
+    try:
+        for line in procs[0].stderr:  # process 0 reports the epochs
+            if line.startswith("epoch 3/"):
+                break
+        procs[killed].kill()
+        start = time.monotonic()
+        _, err = survivor.communicate(timeout=60)
+        elapsed = time.monotonic() - start
+    finally:
+        for p in procs:
+            p.kill()
+            p.communicate()
+    lines = [s for s in err.strip().splitlines() if not s.startswith("epoch ")]
+    assert survivor.returncode == 3 and elapsed < 60, (survivor.returncode, elapsed, lines)
+    assert len(lines) == 1 and "Traceback" not in err, lines
+    assert lines[0].startswith(f"train.py: error: lost contact with process {killed}, stopping; "), lines
+    if killed == 1:  # the survivor is process 0, which writes the checkpoint
+        kept = int(lines[0].split("holds epoch ")[1].split(":")[0])
+        assert kept >= 3 and lines[0].endswith("restart every process with --resume"), lines
+        assert checkpoint.read_checkpoint(tmp_path / "out" / "checkpoint.npz")[0]["epoch"] >= kept

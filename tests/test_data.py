@@ -9,9 +9,9 @@ import jax
 import numpy as np
 import pytest
 
-import data
+import input_pipeline
 from common import InputError
-from data import prepare_data, stratified_split
+from input_pipeline import prepare_data, stratified_split
 from trainer_helpers import TINY, make_blobs, run_main, write_npz
 
 
@@ -54,6 +54,7 @@ def test_huge_features_standardize_in_float64(scale: float, tmp_path: Path):
     np.testing.assert_allclose(b.x_test, a.x_test, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_huge_features_train_above_chance(tmp_path: Path):
     x, y = make_blobs()
     x[:, 0] *= 1e20
@@ -84,7 +85,7 @@ def test_csv_with_header_reads_like_npz(tmp_path: Path):
 def test_csv_without_header_keeps_every_row_even_after_a_byte_order_mark(tmp_path: Path):
     rows = "1,2,0\n3,4,1\n5,6,0\n"
     for text in (rows, "\ufeff" + rows, "\ufeffa,b,label\n" + rows, "\r\n".join(rows.split("\n"))):
-        x, y = data.load_data(_csv(tmp_path, text))
+        x, y = input_pipeline.load_data(_csv(tmp_path, text))
         np.testing.assert_array_equal(x, [[1, 2], [3, 4], [5, 6]])
         np.testing.assert_array_equal(y, [0, 1, 0])
 
@@ -100,7 +101,7 @@ def test_csv_without_header_keeps_every_row_even_after_a_byte_order_mark(tmp_pat
 ])
 def test_bad_csv_is_one_clear_error(text: str, fragment: str, tmp_path: Path):
     with pytest.raises(InputError) as info:
-        data.load_data(_csv(tmp_path, text))
+        input_pipeline.load_data(_csv(tmp_path, text))
     assert fragment in str(info.value)
 
 
@@ -114,7 +115,7 @@ def test_bad_csv_is_one_clear_error(text: str, fragment: str, tmp_path: Path):
 def test_labels_must_be_exact_int32_integers(labels, fragment: str):
     x, _ = make_blobs()
     with pytest.raises(InputError) as info:
-        data.validate_data(x, np.asarray(labels))
+        input_pipeline.validate_data(x, np.asarray(labels))
     assert "labels must be integers in [-2147483648, 2147483647]" in str(info.value)
     assert fragment in str(info.value)
 
@@ -122,7 +123,7 @@ def test_labels_must_be_exact_int32_integers(labels, fragment: str):
 def test_big_distinct_labels_stay_distinct():
     x, _ = make_blobs()
     y = np.repeat([-(2**31), 2**31 - 1, 7], 60).astype(np.float64)
-    _, index, classes = data.validate_data(x, y)
+    _, index, classes = input_pipeline.validate_data(x, y)
     assert classes == [-(2**31), 7, 2**31 - 1]
     np.testing.assert_array_equal(np.bincount(index), [60, 60, 60])
 
@@ -131,7 +132,7 @@ def test_features_beyond_float32_are_named(tmp_path: Path):
     x, y = make_blobs()
     x[7, 3] = 4e38
     with pytest.raises(InputError, match=r"row 7, column 3 is 4e\+38"):
-        data.validate_data(x, y)
+        input_pipeline.validate_data(x, y)
 
 
 def test_npy_renamed_npz_is_one_line(tmp_path: Path):
@@ -139,31 +140,31 @@ def test_npy_renamed_npz_is_one_line(tmp_path: Path):
     np.save(tmp_path / "x.npy", np.zeros((3, 2)))
     (tmp_path / "x.npy").rename(path)
     with pytest.raises(InputError, match="single .npy array, not an .npz archive"):
-        data.load_data(str(path))
+        input_pipeline.load_data(str(path))
 
 
 def test_status_lines_for_big_files(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(data, "STATUS_BYTES", 10)
+    monkeypatch.setattr(input_pipeline, "STATUS_BYTES", 10)
     lines: list[str] = []
-    x, y = data.load_data(_csv(tmp_path, "1,2,0\n3,4,1\n"), log=lines.append)
+    x, y = input_pipeline.load_data(_csv(tmp_path, "1,2,0\n3,4,1\n"), log=lines.append)
     assert len(lines) == 2 and lines[0].startswith("loading ") and "loaded 2 rows x 2 features" in lines[1]
 
 
 def test_put_rows_pads_and_shards_on_rows():
-    mesh = data.make_mesh()
+    mesh = input_pipeline.make_mesh()
     a = np.arange(10, dtype=np.float32).reshape(5, 2)
-    placed = data.put_rows(a, mesh)
+    placed = input_pipeline.put_rows(a, mesh)
     n = jax.device_count()
-    assert placed.shape[0] == 5 + (-5) % n and placed.sharding.spec == data.PartitionSpec("data")
+    assert placed.shape[0] == 5 + (-5) % n and placed.sharding.spec == input_pipeline.PartitionSpec("data")
     np.testing.assert_array_equal(np.asarray(placed)[:5], a)
 
 
 def test_prefetcher_yields_every_chunk_in_order():
-    mesh = data.make_mesh()
+    mesh = input_pipeline.make_mesh()
     x = np.arange(40, dtype=np.float32).reshape(20, 2)
     y = np.arange(20, dtype=np.int32)
     order = np.random.default_rng(0).permutation(20)[:18].reshape(9, 2)
-    feed = data.Prefetcher(x, y, order, 4, mesh)
+    feed = input_pipeline.Prefetcher(x, y, order, 4, mesh)
     chunks = list(feed)
     feed.close()
     assert [len(c[0]) for c in chunks] == [4, 4, 1]
@@ -172,15 +173,15 @@ def test_prefetcher_yields_every_chunk_in_order():
 
 
 def test_prefetcher_hands_errors_to_the_loop():
-    mesh = data.make_mesh()
+    mesh = input_pipeline.make_mesh()
     x = np.zeros((4, 2), np.float32)
-    feed = data.Prefetcher(x, np.zeros(4, np.int32), np.array([[0, 9]]), 1, mesh)
+    feed = input_pipeline.Prefetcher(x, np.zeros(4, np.int32), np.array([[0, 9]]), 1, mesh)
     with pytest.raises(IndexError):
         list(feed)
     feed.close()
 
 
 def test_fits_on_devices():
-    mesh = data.make_mesh()
-    assert data.fits_on_devices(1000, mesh)
-    assert not data.fits_on_devices(2**60, mesh)
+    mesh = input_pipeline.make_mesh()
+    assert input_pipeline.fits_on_devices(1000, mesh)
+    assert not input_pipeline.fits_on_devices(2**60, mesh)

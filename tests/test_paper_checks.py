@@ -21,8 +21,10 @@ pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 pytest.importorskip("optax")
 
+import loop
 import paper_checks  # examples/ is on pytest's pythonpath (pyproject.toml)
-import train
+from jelu.testing import SELU_ALPHA
+from jelu.testing import SELU_SCALE as SELU_LAMBDA
 
 SEEDS, EPOCHS = 2, 2
 E1_DEPTH, E1_WIDTH, ACT_SUBSET = 3, 16, 50
@@ -37,7 +39,6 @@ TINY = [
 ]  # fmt: skip
 OUTPUTS = ("paper_checks.md", "paper_checks.json", "e1_learning_behaviour.png", "e2_self_normalization.png",
            "e3_alpha_dropout.png")
-from jelu.testing import SELU_ALPHA, SELU_SCALE as SELU_LAMBDA
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def record(out_dir: Path) -> dict[str, Any]:
 
 
 def _np_forward(params: dict[str, Any], x: np.ndarray, act: Any) -> list[np.ndarray]:
-    """Hidden activations of the MLP in float64 numpy (independent of train.forward)."""
+    """Hidden activations of the MLP in float64 numpy (independent of mlp.forward)."""
     hidden, h = [], x.astype(np.float64)
     for layer in params["layers"][:-1]:
         h = act(h @ np.asarray(layer["w"], np.float64) + np.asarray(layer["b"], np.float64))
@@ -67,6 +68,9 @@ NP_ACT = {
     "leaky_relu": lambda z: np.where(z > 0, z, 0.1 * z),
     "selu": lambda z: SELU_LAMBDA * np.where(z > 0, z, SELU_ALPHA * np.expm1(np.minimum(z, 0))),
 }
+
+
+pytestmark = pytest.mark.slow  # one small run of every experiment, shared by the tests
 
 
 def test_all_outputs_written_atomically(out_dir: Path) -> None:
@@ -85,6 +89,13 @@ def test_json_keys_shapes_and_finiteness(record: dict[str, Any]) -> None:
             assert values.shape == (SEEDS, EPOCHS + 1), key
             assert np.isfinite(values).all(), key
         assert len(entry["init_fingerprint"]) == SEEDS
+    assert set(record["e1_bf16"]) == {"jelu_elu", "jax_nn_elu"}
+    for entry in record["e1_bf16"].values():  # bfloat16 runs from E1's initial weights
+        assert entry["init_fingerprint"] == record["e1"]["elu"]["init_fingerprint"]
+        values = np.asarray(entry["train_loss"], dtype=float)
+        assert values.shape == (SEEDS, EPOCHS + 1) and np.isfinite(values).all()
+        np.testing.assert_allclose(values[:, 0], np.asarray(record["e1"]["elu"]["train_loss"])[:, 0],
+                                   rtol=2e-2)  # the same network at epoch 0, in bfloat16
     assert set(record["e2"]) == {"selu_lecun", "relu_he", "elu_lecun"}
     for entry in record["e2"].values():
         assert np.asarray(entry["mean"], dtype=float).shape == (E2_SEEDS,)
@@ -109,13 +120,13 @@ def test_e1_seeds_are_paired_and_start_from_the_seeds_weights(record: dict[str, 
     assert len({tuple(f) for f in fingerprints.values()}) == 1
     assert len(set(fingerprints["elu"])) == SEEDS
     for seed in range(SEEDS):
-        params = train.init_params(paper_checks.e1_keys(seed)[0], sizes, init="he")
+        params = loop.init_params(paper_checks.e1_keys(seed)[0], sizes, init="he")
         assert fingerprints["elu"][seed] == paper_checks.params_fingerprint(params)
         for name, entry in record["e1"].items():
             act = paper_checks.e1_activation(name)
             # epoch 0 is measured on the weights the run actually started from
-            train_loss = float(train.loss(params, x_tr, y_tr, act))
-            val_loss = float(train.loss(params, x_val, y_val, act))
+            train_loss = float(paper_checks.loss(params, x_tr, y_tr, act))
+            val_loss = float(paper_checks.loss(params, x_val, y_val, act))
             assert entry["train_loss"][seed][0] == pytest.approx(train_loss, rel=1e-5)
             assert entry["val_loss"][seed][0] == pytest.approx(val_loss, rel=1e-5)
             hidden = _np_forward(params, x_tr[:ACT_SUBSET], NP_ACT[name])
@@ -142,7 +153,7 @@ def test_e2_statistics_match_numpy(record: dict[str, Any], config: str, act: str
     np.testing.assert_allclose(x.mean(axis=0), 0.0, atol=1e-12)
     seed = 1
     sizes = [x.shape[1]] + [E2_WIDTH] * E2_DEPTH + [10]
-    params = train.init_params(paper_checks.e2_key(seed), sizes, init=init)
+    params = loop.init_params(paper_checks.e2_key(seed), sizes, init=init)
     hidden = _np_forward(params, x, NP_ACT[act])
     entry = record["e2"][config]
     np.testing.assert_allclose(entry["layer_mean"][seed], [h.mean() for h in hidden], rtol=1e-4, atol=1e-5)
@@ -158,7 +169,7 @@ def test_e3_statistics_match_numpy(record: dict[str, Any], kind: str) -> None:
     x = _standardized_digits()
     seed, rate, q = 1, E3_RATE, 1 - E3_RATE
     sizes = [x.shape[1]] + [E2_WIDTH] * E2_DEPTH + [10]
-    params = train.init_params(paper_checks.e2_key(seed), sizes, init="lecun")
+    params = loop.init_params(paper_checks.e2_key(seed), sizes, init="lecun")
     alpha_prime = -SELU_LAMBDA * SELU_ALPHA
     a = (q + alpha_prime**2 * q * (1 - q)) ** -0.5
     b = -a * (1 - q) * alpha_prime

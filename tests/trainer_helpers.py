@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-import cli
+import train
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "train.py"
@@ -32,7 +32,7 @@ def write_npz(path: Path, **arrays) -> Path:
 
 
 def run_main(argv: list) -> int:
-    return cli.main([str(a) for a in argv])
+    return train.main([str(a) for a in argv])
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
