@@ -248,7 +248,7 @@ class MlpConfig:
 
 
 FULL_MLP = MlpConfig(d_in=1024, width=1024, depth=8, n_classes=10, batch=4096)
-QUICK_MLP = MlpConfig(d_in=32, width=64, depth=3, n_classes=10, batch=64)
+QUICK_MLP = MlpConfig(d_in=32, width=64, depth=1, n_classes=10, batch=64)  # a smoke test: quick to compile
 
 
 def mlp_params(key: jax.Array, cfg: MlpConfig) -> list[tuple[jax.Array, jax.Array]]:

@@ -7,6 +7,7 @@ cpu, gpu or tpu)::
     python -m benchmarks.run                        # n = 2**16,2**20,2**22,2**24 (default)
     python -m benchmarks.run --n 2**24,2**28        # e.g. on a GPU
     python -m benchmarks.run --quick --out /tmp/r   # tiny smoke run (n = 2**14), reports in /tmp/r
+    python -m benchmarks.run --trainer-activations jelu.elu   # trainer rows: jelu.elu and relu only
 
 What is measured (all times are medians over *interleaved* repeats: every
 repeat calls each candidate once, in an order shuffled with a fixed seed, and
@@ -49,6 +50,8 @@ waits for the result; compilation and two warm-up calls are excluded):
   child process (this script with a hidden flag) pinned to one CPU with
   ``os.sched_setaffinity`` before it imports jax, so XLA's thread pool has one
   thread (skipped where ``sched_setaffinity`` is unavailable).
+  ``--trainer-activations`` picks the activations (jax.nn.relu, the
+  reference of the ratios, is always measured).
 
 PyTorch is optional: it runs on CPU when JAX runs on CPU (with as many intra-op
 threads as CPUs available to this process, which is what XLA's CPU thread pool
@@ -103,7 +106,6 @@ import numpy as np  # noqa: E402
 
 import jelu  # noqa: E402
 from benchmarks import _common  # noqa: E402
-from benchmarks._common import interleaved_times  # noqa: E402
 
 SCRIPT = "run"
 SCHEMA_VERSION = 3
@@ -162,6 +164,7 @@ class Settings:
     trainer: bool
     mlp: _common.MlpConfig
     trainer_steps: int
+    trainer_activations: tuple[str, ...]  # keys of TRAINER_ACTIVATIONS, jax.nn.relu included
     pinned_child: int | None = None  # the CPU of the pinned trainer child, else None
 
     @property
@@ -206,6 +209,16 @@ def _parse_sizes(text: str) -> tuple[int, ...]:
     return tuple(sorted({_parse_n(item) for item in items}))
 
 
+def _parse_trainer_activations(text: str) -> tuple[str, ...]:
+    """Parse a comma-separated subset of TRAINER_ACTIVATIONS; jax.nn.relu (the reference) is always added."""
+    names = {item.strip() for item in text.split(",") if item.strip()}
+    unknown = sorted(names - set(TRAINER_ACTIVATIONS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown activation(s) {', '.join(unknown) or repr(text)}; choose from {','.join(TRAINER_ACTIVATIONS)}")
+    return tuple(name for name in TRAINER_ACTIVATIONS if name in names | {"jax.nn.relu"})
+
+
 def n_label(n: int) -> str:
     """``2**k`` for a power of two from 2 on, else the decimal number."""
     return f"2**{n.bit_length() - 1}" if n >= 2 and n & (n - 1) == 0 else str(n)
@@ -227,6 +240,9 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     parser.add_argument("--no-trainer", action="store_true",
                         help="skip the trainer-step rows (examples/mlp.py)")
+    parser.add_argument("--trainer-activations", type=_parse_trainer_activations, default=tuple(TRAINER_ACTIVATIONS),
+                        help=f"comma-separated activations of the trainer rows (default: {','.join(TRAINER_ACTIVATIONS)}; "
+                             "jax.nn.relu, the reference, is always measured)")
     parser.add_argument(PINNED_CHILD_FLAG, type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     quick = bool(args.quick)
@@ -240,6 +256,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         trainer=not args.no_trainer,
         mlp=_common.QUICK_MLP if quick else _common.FULL_MLP,
         trainer_steps=QUICK_TRAINER_STEPS if quick else TRAINER_STEPS,
+        trainer_activations=args.trainer_activations,
         pinned_child=args.pinned_trainer_child,
     )
 
@@ -366,7 +383,7 @@ def _elementwise_at(
                 group |= _torch_candidates(torch, torch_device, mode, x_host, g_host, dtype)
             for (impl, name), thunk in group.items():
                 thunks[(dtype, mode, impl, name)] = thunk
-    samples = interleaved_times(thunks, repeats)
+    samples = _common.interleaved_times(thunks, repeats)
     medians = {key: statistics.median(times) for key, times in samples.items()}
 
     rows = []
@@ -463,7 +480,7 @@ def mlp_benchmark(cfg: _common.MlpConfig, repeats: int) -> dict[str, Any]:
         compiled = jax.jit(jax.value_and_grad(_common.mlp_loss(act))).lower(params, x, y).compile()
         temp[name] = _common.temp_bytes(compiled)
         thunks[name] = _common.blocking(compiled, params, x, y)
-    samples = interleaved_times(thunks, repeats, seed=1)
+    samples = _common.interleaved_times(thunks, repeats, seed=1)
     medians = {key: statistics.median(times) for key, times in samples.items()}
     relu_t, relu_temp = medians["jax.nn.relu"], temp["jax.nn.relu"]
     rows = []
@@ -486,7 +503,8 @@ def mlp_benchmark(cfg: _common.MlpConfig, repeats: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------
 
 
-def _trainer_steps(steps: int) -> tuple[dict[tuple[str, str], Callable[[], Any]], dict[str, Any]]:
+def _trainer_steps(steps: int, activations: Sequence[str]) -> tuple[dict[tuple[str, str], Callable[[], Any]],
+                                                                   dict[str, Any]]:
     """Thunks of ``steps`` train steps of examples/mlp.py in one jitted lax.scan, per (dtype, activation).
 
     Each thunk runs the compiled scan once; parameters and optimizer state are
@@ -531,15 +549,15 @@ def _trainer_steps(steps: int) -> tuple[dict[tuple[str, str], Callable[[], Any]]
     thunks: dict[tuple[str, str], Callable[[], Any]] = {}
     temp: dict[str, int | None] = {}
     for dtype in TRAINER_DTYPES:
-        for name, activation in TRAINER_ACTIVATIONS.items():
-            thunks[(dtype, name)], temp[f"{dtype}|{name}"] = make(activation, dtype)
+        for name in activations:
+            thunks[(dtype, name)], temp[f"{dtype}|{name}"] = make(TRAINER_ACTIVATIONS[name], dtype)
     sizes = "x".join(str(s) for s in mlp.SIZES)
     return thunks, {
         "status": "ok",
         "description": f"digits, layers {sizes}, batch {TRAINER_BATCH}, adam {TRAINER_LEARNING_RATE:g}",
         "layer_sizes": list(mlp.SIZES), "batch_size": TRAINER_BATCH, "optimizer": "adam",
         "learning_rate": TRAINER_LEARNING_RATE, "dtypes": list(TRAINER_DTYPES),
-        "activations": list(TRAINER_ACTIVATIONS), "steps_per_sample": steps,
+        "activations": list(activations), "steps_per_sample": steps,
         "step": f"jax.jit of a lax.scan of {steps} examples/mlp.py train_step calls "
                 "(value_and_grad + adam update); bfloat16: mixed precision (float32 master weights)",
         "temp_bytes": temp,
@@ -558,6 +576,8 @@ def _trainer_rows(medians: dict[tuple[str, str], float], steps: int,
     rows = []
     for dtype in TRAINER_DTYPES:
         for name in TRAINER_ACTIVATIONS:
+            if (dtype, name) not in per_step:
+                continue
             t = per_step[(dtype, name)]
             row = {"dtype": dtype, "activation": name, "step_time_s": t,
                    "ratio_to_relu_time": t / per_step[(dtype, "jax.nn.relu")],
@@ -570,7 +590,7 @@ def _trainer_rows(medians: dict[tuple[str, str], float], steps: int,
     return rows
 
 
-def pinned_trainer_child(repeats: int, steps: int) -> int:
+def pinned_trainer_child(repeats: int, steps: int, activations: Sequence[str]) -> int:
     """Body of the pinned child: time the trainer thunks, print one JSON line.
 
     :func:`_pin_before_jax` has already restricted this process to one CPU.
@@ -579,9 +599,9 @@ def pinned_trainer_child(repeats: int, steps: int) -> int:
     if len(cpus) != 1:
         print(f"{PINNED_CHILD_FLAG}: not pinned to one CPU (affinity {cpus})", file=sys.stderr)
         return 3
-    thunks, info = _trainer_steps(steps)
+    thunks, info = _trainer_steps(steps, activations)
     if info["status"] == "ok":
-        samples = interleaved_times(thunks, repeats, seed=1)
+        samples = _common.interleaved_times(thunks, repeats, seed=1)
         medians = {key: statistics.median(t) for key, t in samples.items()}
         info = {"status": "ok", "cpu": cpus[0], "cpus": 1, "rows": _trainer_rows(medians, steps)}
     print(json.dumps(info))
@@ -591,7 +611,7 @@ def pinned_trainer_child(repeats: int, steps: int) -> int:
 PINNED_TIMEOUT_S = 1800
 
 
-def pinned_trainer_benchmark(repeats: int, quick: bool) -> dict[str, Any]:
+def pinned_trainer_benchmark(repeats: int, quick: bool, activations: Sequence[str]) -> dict[str, Any]:
     """The trainer thunks again, in a child process pinned to one CPU (see the module doc).
 
     The child is ``python -m benchmarks.run`` with the hidden flag, run from the
@@ -603,7 +623,8 @@ def pinned_trainer_benchmark(repeats: int, quick: bool) -> dict[str, Any]:
         return {"status": "skipped", "note": "os.sched_setaffinity is unavailable on this platform"}
     cpu = max(os.sched_getaffinity(0))
     command = [sys.executable, "-m", f"benchmarks.{SCRIPT}", PINNED_CHILD_FLAG, str(cpu),
-               "--mlp-repeats", str(repeats), "--no-torch", *(["--quick"] if quick else [])]
+               "--mlp-repeats", str(repeats), "--no-torch", "--trainer-activations", ",".join(activations),
+               *(["--quick"] if quick else [])]
     try:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=PINNED_TIMEOUT_S,
                               cwd=_common.REPO_ROOT, check=False)
@@ -622,16 +643,16 @@ def pinned_trainer_benchmark(repeats: int, quick: bool) -> dict[str, Any]:
     return result
 
 
-def trainer_benchmark(repeats: int, steps: int, quick: bool) -> dict[str, Any]:
+def trainer_benchmark(repeats: int, steps: int, quick: bool, activations: Sequence[str]) -> dict[str, Any]:
     """Time and temp memory of the trainer step per (dtype, activation), all CPUs and pinned."""
-    thunks, info = _trainer_steps(steps)
+    thunks, info = _trainer_steps(steps, activations)
     if info["status"] != "ok":
         return info
-    samples = interleaved_times(thunks, repeats, seed=1)
+    samples = _common.interleaved_times(thunks, repeats, seed=1)
     medians = {key: statistics.median(t) for key, t in samples.items()}
     temp = info.pop("temp_bytes")
     return info | {"cpus": _common.cpus_available(), "rows": _trainer_rows(medians, steps, temp),
-                   "pinned": pinned_trainer_benchmark(repeats, quick)}
+                   "pinned": pinned_trainer_benchmark(repeats, quick, activations)}
 
 
 # --------------------------------------------------------------------------
@@ -803,7 +824,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     settings = parse_args(argv)
     if settings.pinned_child is not None:
-        return pinned_trainer_child(settings.mlp_repeats, settings.trainer_steps)
+        return pinned_trainer_child(settings.mlp_repeats, settings.trainer_steps, settings.trainer_activations)
     start = time.perf_counter()
     torch, torch_device, torch_note = (None, None, "PyTorch disabled with --no-torch")
     if settings.torch:
@@ -813,7 +834,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["summary"] = summarize(result["elementwise"])
     result["residuals"] = residual_benchmark(max(settings.sizes))
     result["mlp"] = mlp_benchmark(settings.mlp, settings.mlp_repeats)
-    result["trainer"] = (trainer_benchmark(settings.mlp_repeats, settings.trainer_steps, settings.quick)
+    result["trainer"] = (trainer_benchmark(settings.mlp_repeats, settings.trainer_steps, settings.quick,
+                                           settings.trainer_activations)
                          if settings.trainer else {"status": "skipped", "note": "disabled with --no-trainer"})
     result["notes"] = [
         torch_note,

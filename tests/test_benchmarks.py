@@ -40,6 +40,8 @@ FUNCTIONS = ("elu", "selu", "celu", "celu(0.3)")
 MODES = ("fwd", "fwd+bwd")
 KIND = jax.default_backend()
 TRAINER_KEYS = {(d, a) for d in ("float32", "bfloat16") for a in ("jelu.elu", "jax.nn.elu", "jax.nn.relu")}
+# The quick run compares jelu.elu with relu only (jax.nn.elu's rows cost two more compilations each side).
+QUICK_TRAINER_KEYS = {(d, a) for d in ("float32", "bfloat16") for a in ("jelu.elu", "jax.nn.relu")}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,8 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run ``python -m benchmarks.run --quick`` once; return its JSON, markdown and stdout."""
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--quick", "--n", N_ARG, "--out", str(out)],
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--n", N_ARG, "--out", str(out),
+         "--trainer-activations", "jelu.elu"],
         capture_output=True, text=True, timeout=600, cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr
@@ -68,7 +71,8 @@ def _torch_expected() -> bool:
 def test_meta_describes_this_run(quick: dict[str, Any]) -> None:
     meta = quick["json"]["meta"]
     assert quick["json"]["schema_version"] == 3
-    assert meta["command"] == f"python -m benchmarks.run --quick --n '{N_ARG}' --out {quick['out']}"
+    assert meta["command"] == (f"python -m benchmarks.run --quick --n '{N_ARG}' --out {quick['out']} "
+                               "--trainer-activations jelu.elu")
     assert meta["sizes"] == list(SIZES) and meta["residual_n"] == N and meta["quick"] is True
     assert meta["repeats"] >= 1 and meta["mlp_repeats"] >= 1
     assert meta["platform"] == meta["kind"] == KIND
@@ -204,10 +208,10 @@ def test_mlp_rows_memory_order_and_ratios(quick: dict[str, Any]) -> None:
     assert rows["identity"]["temp_bytes"] <= relu["temp_bytes"] <= rows["jax.nn.elu"]["temp_bytes"]
 
 
-def _check_trainer_rows(rows: list[dict[str, Any]], with_temp: bool) -> None:
-    """Every (dtype, activation) once; the ratios are the arithmetic they claim."""
+def _check_trainer_rows(rows: list[dict[str, Any]], with_temp: bool, keys: set[tuple[str, str]]) -> None:
+    """Every (dtype, activation) of ``keys`` once; the ratios are the arithmetic they claim."""
     index = {(r["dtype"], r["activation"]): r for r in rows}
-    assert len(index) == len(rows) and set(index) == TRAINER_KEYS
+    assert len(index) == len(rows) and set(index) == keys
     for (dtype, name), r in index.items():
         relu, f32 = index[(dtype, "jax.nn.relu")], index[("float32", name)]
         assert r["step_time_s"] > 0
@@ -234,9 +238,10 @@ def test_trainer_rows_run_when_the_trainer_can(quick: dict[str, Any]) -> None:
     assert trainer["layer_sizes"] == list(mlp.SIZES) and trainer["batch_size"] == 64
     assert trainer["steps_per_sample"] == run.QUICK_TRAINER_STEPS
     assert trainer["cpus"] == quick["json"]["meta"]["cpus_available"]
-    _check_trainer_rows(trainer["rows"], with_temp=True)
+    assert trainer["activations"] == ["jelu.elu", "jax.nn.relu"]
+    _check_trainer_rows(trainer["rows"], with_temp=True, keys=QUICK_TRAINER_KEYS)
     md = quick["md"]
-    for dtype, name in TRAINER_KEYS:
+    for dtype, name in QUICK_TRAINER_KEYS:
         assert md.count(f"| {dtype} | {name} | ") == 1, (dtype, name)
     assert "temp KiB" in md and "mixed precision" in md
 
@@ -251,7 +256,7 @@ def test_trainer_pinned_column_present_or_skipped(quick: dict[str, Any]) -> None
     if hasattr(os, "sched_setaffinity"):
         assert pinned["status"] == "ok", pinned.get("note")
         assert pinned["cpus"] == 1 and pinned["cpu"] in os.sched_getaffinity(0)
-        _check_trainer_rows(pinned["rows"], with_temp=False)
+        _check_trainer_rows(pinned["rows"], with_temp=False, keys=QUICK_TRAINER_KEYS)
         assert "ParallelTaskAssigner" in quick["md"]
     else:
         assert pinned["status"] == "skipped" and pinned["note"]
@@ -264,8 +269,8 @@ def test_trainer_rows_arithmetic_and_table() -> None:
     medians = {key: (i + 1) * 1e-3 for i, key in enumerate(sorted(TRAINER_KEYS))}
     temp = {f"{d}|{a}": 1024 * (i + 1) for i, (d, a) in enumerate(sorted(TRAINER_KEYS))}
     rows = run._trainer_rows(medians, steps, temp)
-    _check_trainer_rows(rows, with_temp=True)
-    _check_trainer_rows(run._trainer_rows(medians, steps), with_temp=False)
+    _check_trainer_rows(rows, with_temp=True, keys=TRAINER_KEYS)
+    _check_trainer_rows(run._trainer_rows(medians, steps), with_temp=False, keys=TRAINER_KEYS)
     assert {(r["dtype"], r["activation"]): r["step_time_s"] for r in rows} == pytest.approx(
         {key: t / steps for key, t in medians.items()})
     pinned = {"status": "ok", "cpu": 0, "cpus": 1, "rows": run._trainer_rows(medians, steps)}
@@ -283,7 +288,7 @@ def test_trainer_rows_arithmetic_and_table() -> None:
 
 def test_pinned_trainer_skipped_without_sched_setaffinity(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(run.os, "sched_setaffinity", raising=False)
-    pinned = run.pinned_trainer_benchmark(1, quick=True)
+    pinned = run.pinned_trainer_benchmark(1, True, ["jelu.elu", "jax.nn.relu"])
     assert pinned["status"] == "skipped" and "sched_setaffinity" in pinned["note"]
 
 
@@ -309,7 +314,8 @@ def test_markdown_is_printed_and_saved(quick: dict[str, Any]) -> None:
     "bad",
     [["--n", "abc"], ["--n", "0"], ["--n", "2**16,"], ["--n", "2**16,,2**20"], ["--n", "2**16,abc"],
      ["--n", "2**16,2**99"], ["--n", ","], ["--repeats", "0"], ["--mlp-repeats", "x"],
-     ["--out", "{tmp}/a_file"], ["--quick", "--frobnicate"]],
+     ["--out", "{tmp}/a_file"], ["--quick", "--frobnicate"], ["--trainer-activations", "gelu"],
+     ["--trainer-activations", ","]],
 )
 def test_bad_input_one_line_exit_2_nothing_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: list[str]
@@ -347,6 +353,14 @@ def test_n_list_defaults(tmp_path: Path) -> None:
     assert run.parse_args(["--out", str(tmp_path)]).sizes == (2**16, 2**20, 2**22, 2**24)
     assert run.parse_args(["--quick", "--out", str(tmp_path)]).sizes == (2**14,)
     assert run.n_label(2**24) == "2**24" and run.n_label(1000) == "1000"
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    ("jelu.elu", ("jelu.elu", "jax.nn.relu")), ("jax.nn.relu", ("jax.nn.relu",)),
+    ("jax.nn.elu, jelu.elu", ("jelu.elu", "jax.nn.elu", "jax.nn.relu"))])
+def test_trainer_activations_always_include_relu(text: str, names: tuple[str, ...], tmp_path: Path) -> None:
+    assert run.parse_args(["--trainer-activations", text, "--out", str(tmp_path)]).trainer_activations == names
+    assert run.parse_args(["--out", str(tmp_path)]).trainer_activations == ("jelu.elu", "jax.nn.elu", "jax.nn.relu")
 
 
 def test_default_reports_follow_the_results_convention() -> None:
