@@ -24,6 +24,7 @@ def test_small_run(tmp_path, capsys):
     assert "| 2^4 |" in report
 
 
+@pytest.mark.slow
 def test_float64_routes_round_correctly_on_a_sample():
     acc = script.accuracy(2**20 + 7)
     assert len(acc) == len(script.ROUTES) * len(script.ALPHAS) * len(script.ORDERS)

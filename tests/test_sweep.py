@@ -109,17 +109,16 @@ def test_blocks_merge_to_the_whole_range() -> None:
 
 
 @pytest.mark.slow
-def test_worker_processes_give_the_same_counts(tmp_path: Path) -> None:
-    args = ["--stride", "65537", "--functions", "elu,celu", "--alphas", "2", "--orders", "0",
-            "--chunk", "1024", "--quiet"]  # 4 blocks of 16 chunks per case
+def test_worker_processes_give_the_same_counts() -> None:
+    """Blocks spread over 2 worker processes merge to the counts of one process."""
+    cases = sweep.cases(("elu", "celu"), (2.0,), (0,))
+    first, last = sweep.SIGN_RANGES["all"]
     rows = []
-    for jobs in ("1", "2"):
-        out = tmp_path / f"jobs{jobs}"
-        subprocess.run([sys.executable, "-m", "benchmarks.sweep", *args, "--jobs", jobs, "--out", str(out)],
-                       check=True, capture_output=True, timeout=SWEEP_TIMEOUT_S, cwd=REPO)
-        report = json.loads((out / "sweep-elu+celu-stride65537-cpu.json").read_text())
-        rows.append([{k: v for k, v in r.items() if k != "seconds"} for r in report["cases"]])
+    for jobs in (1, 2):  # stride 65537, chunk 1024: 4 blocks of 16 chunks per case
+        result = sweep.run_sweep(cases, first, last, 65537, 1024, quiet=True, jobs=jobs)
+        rows.append([{k: v for k, v in r.items() if k != "seconds"} for r in result])
     assert rows[0] == rows[1] and len(rows[0]) == 2
+    assert rows[0][0]["patterns"] == sweep.pattern_count(first, last, 65537)
 
 
 def test_alphas_are_swept_as_float32() -> None:
