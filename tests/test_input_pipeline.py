@@ -1,4 +1,4 @@
-"""Tests of examples/data.py: loading, checking, splitting, standardizing, feeding the devices."""
+"""Tests of examples/input_pipeline.py: loading, checking, splitting, standardizing, feeding the devices."""
 
 from __future__ import annotations
 
