@@ -49,7 +49,8 @@ waits for the result; compilation and two warm-up calls are excluded):
   times are measured twice: with every CPU this process may use, and in a
   child process (this script with a hidden flag) pinned to one CPU with
   ``os.sched_setaffinity`` before it imports jax, so XLA's thread pool has one
-  thread (skipped where ``sched_setaffinity`` is unavailable).
+  thread (skipped where ``sched_setaffinity`` is unavailable); the child
+  compiles while this process does, and times after it.
   ``--trainer-activations`` picks the activations (jax.nn.relu, the
   reference of the ratios, is always measured).
 
@@ -591,15 +592,20 @@ def _trainer_rows(medians: dict[tuple[str, str], float], steps: int,
 
 
 def pinned_trainer_child(repeats: int, steps: int, activations: Sequence[str]) -> int:
-    """Body of the pinned child: time the trainer thunks, print one JSON line.
+    """Body of the pinned child: compile the trainer thunks, wait for the parent, time them,
+    print one JSON line.
 
-    :func:`_pin_before_jax` has already restricted this process to one CPU.
+    :func:`_pin_before_jax` has already restricted this process to one CPU. The
+    child compiles while the parent compiles its own, then waits for a line on
+    its stdin (:func:`pinned_child_figures` sends it once the parent's timing
+    is done), so the two never time at once.
     """
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) != 1:
         print(f"{PINNED_CHILD_FLAG}: not pinned to one CPU (affinity {cpus})", file=sys.stderr)
         return 3
     thunks, info = _trainer_steps(steps, activations)
+    sys.stdin.readline()  # the parent's go (or end of input)
     if info["status"] == "ok":
         samples = _common.interleaved_times(thunks, repeats, seed=1)
         medians = {key: statistics.median(t) for key, t in samples.items()}
@@ -611,14 +617,10 @@ def pinned_trainer_child(repeats: int, steps: int, activations: Sequence[str]) -
 PINNED_TIMEOUT_S = 1800
 
 
-def pinned_trainer_benchmark(repeats: int, quick: bool, activations: Sequence[str]) -> dict[str, Any]:
-    """The trainer thunks again, in a child process pinned to one CPU (see the module doc).
-
-    The child is ``python -m benchmarks.run`` with the hidden flag, run from the
-    repository root. Returns its figures with ``"status": "ok"``, or
-    ``"status": "skipped"`` with a note where ``os.sched_setaffinity`` is
-    unavailable or the child fails.
-    """
+def start_pinned_child(repeats: int, quick: bool, activations: Sequence[str]) -> subprocess.Popen | dict[str, Any]:
+    """Start ``python -m benchmarks.run`` with the hidden flag, pinned to one CPU, from the
+    repository root; or return ``{"status": "skipped", "note": why}`` where
+    ``os.sched_setaffinity`` is unavailable or the process cannot start."""
     if not (hasattr(os, "sched_setaffinity") and hasattr(os, "sched_getaffinity")):
         return {"status": "skipped", "note": "os.sched_setaffinity is unavailable on this platform"}
     cpu = max(os.sched_getaffinity(0))
@@ -626,13 +628,26 @@ def pinned_trainer_benchmark(repeats: int, quick: bool, activations: Sequence[st
                "--mlp-repeats", str(repeats), "--no-torch", "--trainer-activations", ",".join(activations),
                *(["--quick"] if quick else [])]
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=PINNED_TIMEOUT_S,
-                              cwd=_common.REPO_ROOT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, cwd=_common.REPO_ROOT)
+    except OSError as exc:
         return {"status": "skipped", "note": f"pinned child failed: {type(exc).__name__}: {exc}"}
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        why = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+
+
+def pinned_child_figures(child: subprocess.Popen | dict[str, Any]) -> dict[str, Any]:
+    """Let the child time its steps (one line on its stdin) and return its figures with
+    ``"status": "ok"``, or ``"status": "skipped"`` with a note if it fails."""
+    if isinstance(child, dict):
+        return child
+    try:
+        stdout, stderr = child.communicate("go\n", timeout=PINNED_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        return {"status": "skipped", "note": f"pinned child failed: timed out after {PINNED_TIMEOUT_S} s"}
+    lines = stdout.strip().splitlines()
+    if child.returncode != 0 or not lines:
+        why = (stderr.strip().splitlines() or [f"exit code {child.returncode}"])[-1]
         return {"status": "skipped", "note": f"pinned child failed: {why}"}
     try:
         result = json.loads(lines[-1])
@@ -643,16 +658,27 @@ def pinned_trainer_benchmark(repeats: int, quick: bool, activations: Sequence[st
     return result
 
 
+def pinned_trainer_benchmark(repeats: int, quick: bool, activations: Sequence[str]) -> dict[str, Any]:
+    """The trainer thunks in a child process pinned to one CPU (see the module doc)."""
+    return pinned_child_figures(start_pinned_child(repeats, quick, activations))
+
+
 def trainer_benchmark(repeats: int, steps: int, quick: bool, activations: Sequence[str]) -> dict[str, Any]:
-    """Time and temp memory of the trainer step per (dtype, activation), all CPUs and pinned."""
+    """Time and temp memory of the trainer step per (dtype, activation), all CPUs and pinned.
+
+    The pinned child compiles its steps while this process compiles its own;
+    it times them after this process has timed its own.
+    """
+    child = start_pinned_child(repeats, quick, activations)
     thunks, info = _trainer_steps(steps, activations)
     if info["status"] != "ok":
+        pinned_child_figures(child)  # let the child finish
         return info
     samples = _common.interleaved_times(thunks, repeats, seed=1)
     medians = {key: statistics.median(t) for key, t in samples.items()}
     temp = info.pop("temp_bytes")
     return info | {"cpus": _common.cpus_available(), "rows": _trainer_rows(medians, steps, temp),
-                   "pinned": pinned_trainer_benchmark(repeats, quick, activations)}
+                   "pinned": pinned_child_figures(child)}
 
 
 # --------------------------------------------------------------------------
