@@ -45,7 +45,7 @@ __all__ = [
     "all_bit_patterns", "as_alpha", "celu_alpha_derivative", "celu_partial", "compare",
     "correctly_rounded", "correctly_rounded_any_alpha", "derivative", "f64_celu_dalpha1",
     "f64_formula", "f64_rel_err", "float32_sample", "measure", "mp_formula", "round_exact",
-    "round_to", "round_to_by_integers", "ulp_distance",
+    "round_to", "round_to_by_integers", "ulp_distance", "x_sized_residuals",
 ]
 
 #: SELU's constants (Klambauer et al., 2017): ``*_DIGITS`` to 32 significant
@@ -276,6 +276,33 @@ def measure(f, case: str, order: int, x: np.ndarray, dtype) -> dict:
     ref = correctly_rounded(name, order, x, dtype, alpha)
     y = np.asarray(jax.jit(derivative(f, order))(jnp.asarray(x.astype(dtype)))).astype(np.float64)
     return compare(x, y, ref, dtype)
+
+
+def x_sized_residuals(f, args: tuple, shape: tuple) -> tuple[list[str], list]:
+    """The arrays of ``shape`` that reverse mode through ``f(*args)`` keeps, counted two ways.
+
+    1. ``jax.ad_checkpoint.print_saved_residuals`` prints one line per residual
+       (e.g. ``f32[7,13] output of ...``): the lines whose shape is ``shape``.
+    2. ``jax.vjp`` returns the pullback as a pytree whose leaves are the saved
+       residuals: the leaves of that shape.
+
+    Returns ``(lines, leaves)``; pick a ``shape`` no other residual can have.
+    """
+    import contextlib
+    import io
+    import re
+
+    import jax
+    from jax.ad_checkpoint import print_saved_residuals
+
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        print_saved_residuals(f, *args)
+    pattern = re.compile(r"^\s*\w+\[" + ",".join(map(str, shape)) + r"\]")
+    lines = [line for line in text.getvalue().splitlines() if pattern.match(line)]
+    _, pullback = jax.vjp(f, *args)
+    leaves = [leaf for leaf in jax.tree_util.tree_leaves(pullback) if np.shape(leaf) == tuple(shape)]
+    return lines, leaves
 
 
 def compare(x: np.ndarray, y: np.ndarray, ref: np.ndarray, dtype) -> dict:

@@ -113,8 +113,9 @@ def test_python_scalar_input(name):
 # --------------------------------------------------------------------------------------
 # dtypes
 # --------------------------------------------------------------------------------------
-@by_name
-@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16, jnp.float32], ids=str)
+@pytest.mark.parametrize("name,dtype", [  # the fast tier: each function once, the dtypes in turn
+    pytest.param(n, d, marks=() if i == j < 2 else pytest.mark.slow, id=f"{n}-{np.dtype(d).name}")
+    for i, n in enumerate(FUNCS) for j, d in enumerate([jnp.bfloat16, jnp.float16, jnp.float32])])
 def test_output_and_gradient_keep_float_dtype(name, dtype):
     fn = FUNCS[name]
     x = jnp.asarray(X, dtype)
@@ -131,7 +132,7 @@ def test_output_and_gradient_keep_float_dtype(name, dtype):
                                rtol=float(jnp.finfo(dtype).eps), atol=0)
 
 
-@by_name
+@pytest.mark.parametrize("name", ["celu"] + [pytest.param(n, marks=pytest.mark.slow) for n in ("elu", "selu")])
 def test_float64_keeps_dtype_in_x64_mode(name):
     fn = FUNCS[name]
     with jax.enable_x64(True):
@@ -142,8 +143,10 @@ def test_float64_keeps_dtype_in_x64_mode(name):
         np.testing.assert_allclose(y, ref(name, X), rtol=1e-15, atol=0)
 
 
-@by_name
-@pytest.mark.parametrize("dtype", [jnp.int8, jnp.int32, jnp.uint8, jnp.bool_], ids=str)
+@pytest.mark.parametrize("name,dtype", [
+    pytest.param(n, d, marks=() if (i, j) in {(0, 0), (1, 3), (2, 2)} else pytest.mark.slow,
+                 id=f"{n}-{np.dtype(d).name}")
+    for i, n in enumerate(FUNCS) for j, d in enumerate([jnp.int8, jnp.int32, jnp.uint8, jnp.bool_])])
 def test_integer_and_bool_promote_like_jax_nn(name, dtype):
     fn = FUNCS[name]
     x = jnp.asarray([-3, -1, 0, 1, 2] if dtype not in (jnp.uint8, jnp.bool_) else [0, 1, 2, 1],
@@ -174,7 +177,7 @@ def test_complex_input_raises_type_error_naming_dtype(name, dtype):
 # --------------------------------------------------------------------------------------
 # alpha: per-channel, traced, validated
 # --------------------------------------------------------------------------------------
-@with_alpha
+@pytest.mark.parametrize("name", [pytest.param("elu", marks=pytest.mark.slow), "celu"])
 def test_per_channel_alpha(name):
     """alpha of shape (C,) against x of shape (N, C): values, d/dx, and d/dalpha of shape (C,)."""
     fn = FUNCS[name]
@@ -220,7 +223,8 @@ BAD_ALPHAS = [0.0, -0.0, float("nan"), float("inf"), -float("inf"), np.float32(0
               np.float64("nan"), 0]
 
 
-@pytest.mark.parametrize("alpha", BAD_ALPHAS, ids=repr)
+@pytest.mark.parametrize("alpha", [pytest.param(a, marks=() if i in (2, 5) else pytest.mark.slow, id=repr(a))
+                                   for i, a in enumerate(BAD_ALPHAS)])
 def test_celu_rejects_zero_or_nonfinite_concrete_alpha(alpha):
     """jax.nn.celu silently returns NaN here; jelu raises a ValueError naming alpha and the valid range."""
     with pytest.raises(ValueError) as info:
@@ -229,9 +233,10 @@ def test_celu_rejects_zero_or_nonfinite_concrete_alpha(alpha):
     assert message.startswith("jelu.celu: alpha=") and "1e-06 <= alpha <= 1e+30" in message, message
 
 
-@pytest.mark.parametrize("name,alpha", [("elu", 1e31), ("elu", -2e30), ("elu", 1e-31), ("elu", 1e-40),
-                                        ("elu", np.float64("nan")),
-                                        ("celu", 1e-7), ("celu", 1e-40), ("celu", 1e39)])
+@pytest.mark.parametrize("name,alpha", [
+    pytest.param(n, a, marks=() if (n, a) in {("elu", 1e31), ("celu", 1e-7)} else pytest.mark.slow, id=f"{n}-{a!r}")
+    for n, a in [("elu", 1e31), ("elu", -2e30), ("elu", 1e-31), ("elu", 1e-40), ("elu", np.float64("nan")),
+                 ("celu", 1e-7), ("celu", 1e-40), ("celu", 1e39)]])
 def test_alpha_outside_the_claimed_range_raises(name, alpha):
     """Python and NumPy alphas outside the range the error bound covers raise, also under jit."""
     fn = FUNCS[name]
@@ -241,8 +246,9 @@ def test_alpha_outside_the_claimed_range_raises(name, alpha):
             call()
 
 
-@pytest.mark.parametrize("name,alpha", [("elu", 1e30), ("elu", -1e30), ("elu", 1e-30), ("elu", -3.5),
-                                        ("celu", 1e-6), ("celu", 1e30)])
+@pytest.mark.parametrize("name,alpha", [
+    pytest.param(n, a, marks=() if (n, a) in {("elu", -1e30), ("celu", 1e-6)} else pytest.mark.slow, id=f"{n}-{a!r}")
+    for n, a in [("elu", 1e30), ("elu", -1e30), ("elu", 1e-30), ("elu", -3.5), ("celu", 1e-6), ("celu", 1e30)]])
 def test_alpha_at_the_ends_of_the_range_is_accepted(name, alpha):
     out = np.asarray(FUNCS[name](X, alpha))
     assert np.all(np.isfinite(out)), out
@@ -280,7 +286,8 @@ def test_alpha_shape_not_broadcastable_raises_clear_error(name):
         assert "(3,)" in message and "(4, 5)" in message, f"{label}: {message}"
 
 
-@pytest.mark.parametrize("name", ["elu", "selu", "celu"])
+@pytest.mark.parametrize("name", [pytest.param("elu", marks=pytest.mark.slow), pytest.param("selu", marks=pytest.mark.slow),
+                                  "celu"])
 def test_export_with_a_symbolic_batch_dimension(name):
     """Shape checks work on symbolic shapes (jax.export with a polymorphic batch)."""
     f = {"elu": lambda t: jelu.elu(t, 0.5), "selu": jelu.selu, "celu": lambda t: jelu.celu(t, np.ones(4, np.float32))}[name]

@@ -8,7 +8,7 @@
   itself) where x <= 0, never another number.
 * d celu / d alpha = exp(u)(1 - u) - 1 and d^2 celu / d alpha^2 =
   exp(u) u^2 / alpha (u = x / alpha) against correctly rounded references
-  (tests/reference_alpha.py: float64 with a proven bound, mpmath where that
+  (jelu.testing: float64 with a proven bound, mpmath where that
   cannot decide), over a sample with [-1e-3, 0) dense, where the textbook
   formula cancels.
 * For 16-bit x the alpha-derivatives are computed at float32 precision, not
@@ -76,12 +76,18 @@ CONTEXTS = {
 }
 
 
+def fast_if(keep: bool) -> tuple:
+    """The marks of a parameter: none in the fast tier, slow otherwise."""
+    return () if keep else (pytest.mark.slow,)
+
+
 def _bad(label):
     return BAD_CONCRETE[label]
 
 
-@pytest.mark.parametrize("label", list(BAD_CONCRETE))
-@pytest.mark.parametrize("context", list(CONTEXTS))
+@pytest.mark.parametrize("context,label", [  # the fast tier: each label once, the contexts in turn
+    pytest.param(c, lab, marks=fast_if(i % len(CONTEXTS) == j and i % 2 == 0), id=f"{c}-{lab}")
+    for i, lab in enumerate(BAD_CONCRETE) for j, c in enumerate(CONTEXTS)])
 def test_concrete_bad_alpha_raises_on_every_call_path(context, label):
     """A Python or NumPy alpha that is 0, < 0 or not finite raises ValueError naming alpha.
 
@@ -101,7 +107,7 @@ def test_concrete_bad_alpha_raises_on_every_call_path(context, label):
     assert "alpha" in message and "celu" in message, message
 
 
-@pytest.mark.parametrize("context", list(CONTEXTS))
+@pytest.mark.parametrize("context", [pytest.param(c, marks=fast_if(c in ("eager", "jit of grad"))) for c in CONTEXTS])
 def test_jax_array_alpha_is_not_inspected_and_gives_nan_where_bad(context):
     """A JAX array alpha, concrete or traced, is never read on the host (that
     would sync with the device): where it is not finite and positive the result
@@ -114,9 +120,12 @@ def test_jax_array_alpha_is_not_inspected_and_gives_nan_where_bad(context):
     assert np.isnan(out[1]) and np.all(np.isfinite(out[[0, 2, 3]])), out
 
 
-@pytest.mark.parametrize("value", [0.0, -2.5, float("nan"), float("inf")], ids=repr)
-@pytest.mark.parametrize("shape,index", [((1000,), (737,)), ((4, 250), (2, 237))], ids=["1d", "2d"])
-@pytest.mark.parametrize("context", ["eager", "jit"])
+@pytest.mark.parametrize("context,shape,index,value", [
+    pytest.param(c, sh, ix, v,
+                 marks=fast_if((c, v) in {("eager", 0.0), ("jit", -2.5)} or (c == "eager" and sh == (4, 250))),
+                 id=f"{c}-{len(sh)}d-{v!r}")
+    for c in ("eager", "jit") for sh, ix in (((1000,), (737,)), ((4, 250), (2, 237)))
+    for v in (0.0, -2.5, float("nan"), float("inf"))])
 def test_array_alpha_error_names_the_bad_element(context, shape, index, value):
     """The message for a bad array alpha says which element is bad and what it is.
 
@@ -150,7 +159,8 @@ def _nan_or(y: np.ndarray, formula: np.ndarray, rtol: float = 1e-5) -> np.ndarra
     return np.isnan(y) | same
 
 
-@pytest.mark.parametrize("alpha", [-1.0, -0.5, -1e-3, 0.0, -0.0, -np.inf], ids=repr)
+@pytest.mark.parametrize("alpha", [pytest.param(a, marks=fast_if(a in (-0.5, -np.inf)), id=repr(a))
+                                   for a in (-1.0, -0.5, -1e-3, 0.0, -0.0, -np.inf)])
 def test_traced_nonpositive_alpha_gives_nan_or_the_formula(alpha):
     """jit(celu)(x, alpha) with alpha <= 0 as a traced argument: NaN or alpha expm1(x/alpha) for x <= 0.
 
@@ -196,6 +206,8 @@ def test_traced_per_element_alpha_bad_only_where_alpha_is_bad():
 # (c), (d) Derivatives in alpha against correctly rounded references
 
 ALPHAS = [0.3, 0.7, 2.0]
+# alpha is traced: every alpha shares one compiled program, the fast tier takes one.
+TIERED_ALPHAS = [pytest.param(a, marks=fast_if(a == 0.3)) for a in ALPHAS]
 
 
 def nonpositive_sample(n: int = 120_000, seed: int = 0) -> np.ndarray:
@@ -256,7 +268,7 @@ def ulp_report(y: np.ndarray, ref: np.ndarray, x: np.ndarray, dtype) -> dict:
     }
 
 
-@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("alpha", TIERED_ALPHAS)
 def test_dcelu_dalpha_float32_within_2_ulp(xs, alpha):
     """d celu / d alpha within 2 ULP of the correctly rounded exp(u)(1 - u) - 1, float32."""
     a = as_alpha(alpha, np.float32)
@@ -266,7 +278,7 @@ def test_dcelu_dalpha_float32_within_2_ulp(xs, alpha):
     assert m["subnormal_ok"], m
 
 
-@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("alpha", TIERED_ALPHAS)
 def test_d2celu_dalpha2_float32_within_4_ulp(xs, alpha):
     """d^2 celu / d alpha^2 within 4 ULP of the correctly rounded exp(u) u^2 / alpha, float32.
 
@@ -280,7 +292,7 @@ def test_d2celu_dalpha2_float32_within_4_ulp(xs, alpha):
     assert m["subnormal_ok"], m
 
 
-@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("alpha", TIERED_ALPHAS)
 def test_dcelu_dalpha_reverse_mode_matches_forward_accuracy(xs, alpha):
     """Reverse mode (vmap of grad in alpha) is within 2 ULP too, on a subsample."""
     a = as_alpha(alpha, np.float32)
@@ -299,8 +311,9 @@ def _float64_subsample(xs: np.ndarray) -> np.ndarray:
     return np.concatenate([x, extra, [0.0, -1e-3, -0.01, -1e-6]])
 
 
-@pytest.mark.parametrize("order,bound", [(1, 2), (2, 4)], ids=["d_dalpha", "d2_dalpha2"])
-@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("order,bound", [(1, 2), pytest.param(2, 4, marks=pytest.mark.slow)],
+                         ids=["d_dalpha", "d2_dalpha2"])
+@pytest.mark.parametrize("alpha", TIERED_ALPHAS)
 def test_alpha_derivatives_float64(xs, alpha, order, bound):
     """In float64 (x64 mode): d/dalpha within 2 ULP and d^2/dalpha^2 within 4 ULP (mpmath at every point)."""
     x = _float64_subsample(xs)
@@ -327,7 +340,8 @@ def test_dcelu_dalpha_near_zero_spot_values():
 SIXTEEN = [ml_dtypes.bfloat16, np.float16]
 
 
-@pytest.mark.parametrize("dtype", SIXTEEN, ids=["bfloat16", "float16"])
+@pytest.mark.parametrize("dtype", [ml_dtypes.bfloat16, pytest.param(np.float16, marks=pytest.mark.slow)],
+                         ids=["bfloat16", "float16"])
 def test_summed_alpha_gradient_of_16bit_activations(dtype):
     """d/dalpha of sum(celu(x, alpha)) over 65,536 N(0,1) 16-bit x, float32 alpha 0.3: within 1e-4 of float64.
 
@@ -344,8 +358,9 @@ def test_summed_alpha_gradient_of_16bit_activations(dtype):
     assert rel <= 1e-4, (float(g), want, rel)
 
 
-@pytest.mark.parametrize("order", [1, 2])
-@pytest.mark.parametrize("dtype", SIXTEEN, ids=["bfloat16", "float16"])
+@pytest.mark.parametrize("dtype,order", [
+    pytest.param(d, o, marks=fast_if((n, o) == ("float16", 1)), id=f"{n}-{o}")
+    for d, n in zip(SIXTEEN, ("bfloat16", "float16")) for o in (1, 2)])
 def test_16bit_alpha_derivatives_every_input(dtype, order):
     """Every 16-bit x <= 0, float32 alpha 0.3: d^order/dalpha^order within 1 ULP of the correctly rounded value.
 
@@ -390,12 +405,13 @@ def partial(i: int, j: int, mode: str):
     return jax.jit(jax.vmap(g))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["fwd", "rev"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_every_partial_up_to_order_3_finite_where_the_math_is(dtype, mode):
     """All d^i/dx^i d^j/dalpha^j, i + j <= 3, on x in {+-inf, -3e38, ..., -1e-30, +-0, ...} x alpha in [1e-6, 1e30].
 
-    Finite wherever the exact value (tests/reference_alpha.celu_partial) is
+    Finite wherever the exact value (jelu.testing.celu_partial) is
     finite, and within 1e-4 relative of it (plus 1e-30 absolute, 1e-290 in
     float64, for results that underflow).
     """
@@ -421,6 +437,7 @@ def test_every_partial_up_to_order_3_finite_where_the_math_is(dtype, mode):
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:40])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_hessian_in_alpha_with_infinite_x(dtype):
     """jax.hessian of sum(celu(x, alpha)) in alpha, x holding +-inf and -3e38: finite and right."""
@@ -444,6 +461,7 @@ def test_hessian_in_alpha_with_infinite_x(dtype):
 BIG_ALPHAS = [float(np.nextafter(np.float32(1), np.float32(2))), 1.7, 5.0, 65519.0, 1e15, 1e30]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alpha", BIG_ALPHAS + [0.3], ids=lambda a: f"{a:g}")
 def test_celu_on_the_lowest_normal_float32_binade_is_x(alpha):
     """Every float32 x with 2^-126 < |x| < 2^-125, x < 0: celu(x, alpha) is x within 1 ULP.
@@ -461,7 +479,7 @@ def test_celu_on_the_lowest_normal_float32_binade_is_x(alpha):
     assert u.max() <= 1, f"{(u > 1).sum()} inputs off, e.g. x={x[u.argmax()]!r} -> {y[u.argmax()]!r}"
 
 
-@pytest.mark.parametrize("alpha", BIG_ALPHAS, ids=lambda a: f"{a:g}")
+@pytest.mark.parametrize("alpha", [pytest.param(a, marks=fast_if(a == 1e30), id=f"{a:g}") for a in BIG_ALPHAS])
 def test_celu_small_normal_x_with_large_alpha_float32(alpha):
     """x log-uniform in [-1e-3, -2^-126] (x / alpha subnormal for |x| < alpha 2^-126): value and
     first two x-derivatives within 1 ULP of the correctly rounded result."""
@@ -477,8 +495,9 @@ def test_celu_small_normal_x_with_large_alpha_float32(alpha):
         assert m["max_ulp"] <= 1, (order, m)
 
 
-@pytest.mark.parametrize("order", [0, 1, 2])
-@pytest.mark.parametrize("dtype", SIXTEEN, ids=["bfloat16", "float16"])
+@pytest.mark.parametrize("dtype,order", [
+    pytest.param(d, o, marks=fast_if((n, o) == ("bfloat16", 2)), id=f"{n}-{o}")
+    for d, n in zip(SIXTEEN, ("bfloat16", "float16")) for o in (0, 1, 2)])
 def test_celu_alpha_5_every_16bit_input_within_1_ulp(dtype, order):
     """All 16-bit inputs, alpha 5: value and first two derivatives within 1 ULP (normal results)."""
     x = all_bit_patterns(dtype)

@@ -50,7 +50,7 @@ def _run(fn, *args, jit=True):
         return fn(*args)
 
 
-@pytest.fixture(params=DTYPES, ids=["float32", "float64"])
+@pytest.fixture(params=[np.float32, pytest.param(np.float64, marks=pytest.mark.slow)], ids=["float32", "float64"])
 def dtype(request):
     with jax.enable_x64(request.param == np.float64):
         yield np.dtype(request.param)

@@ -11,8 +11,8 @@ to catch any wrong formula, wrong side at the kink or a zeroed tail derivative.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -23,12 +23,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
-from jax.ad_checkpoint import print_saved_residuals
 from jax.test_util import check_grads
 
 import jelu
 
-from jelu.testing import SELU_ALPHA, SELU_SCALE
+from jelu.testing import SELU_ALPHA, SELU_SCALE, x_sized_residuals
 RTOL = 1e-5
 
 
@@ -94,7 +93,14 @@ CASES = [
     Case("celu(a=0.6)", lambda x: jelu.celu(x, 0.6), lambda x: celu_ref(x, 0.6),
          lambda x, k=1: celu_d(x, 0.6, k), -0.6),
 ]
-case_param = pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+_FAST_CASE = itertools.count()  # the fast tier's case of each case_param() test, in turn
+
+
+def case_param():
+    """Parametrize over CASES; the fast tier runs one case per test, the cases in turn down the file."""
+    fast = next(_FAST_CASE) % len(CASES)
+    return pytest.mark.parametrize("case", [pytest.param(c, marks=() if i == fast else pytest.mark.slow, id=c.name)
+                                            for i, c in enumerate(CASES)])
 
 # Moderate points on both sides of the kink, and the kink itself (derivative: x <= 0 side).
 X = np.array([-6.0, -2.5, -1.0, -0.3, -1e-3, 0.0, 1e-3, 0.5, 2.0, 7.5], np.float32)
@@ -111,14 +117,14 @@ def sum_of(fn):
 # --------------------------------------------------------------------------------------
 # The transformations, one test each
 # --------------------------------------------------------------------------------------
-@case_param
+@case_param()
 def test_jit(case):
     y = jax.jit(case.fn)(X)
     assert y.dtype == jnp.float32 and y.shape == X.shape
     close(y, case.value(X))
 
 
-@case_param
+@case_param()
 def test_vmap_over_x(case):
     xs = np.stack([X, -X, 0.5 * X])
     ys = jax.vmap(case.fn)(xs)
@@ -141,27 +147,27 @@ def test_vmap_over_alpha(name):
     close(grads, dalpha(xs, a64).sum(axis=1))
 
 
-@case_param
+@case_param()
 def test_grad(case):
     g = jax.grad(sum_of(case.fn))(X)
     close(g, case.deriv(X))
 
 
-@case_param
+@case_param()
 def test_grad_at_zero_takes_left_side(case):
     g = jax.grad(case.fn)(jnp.float32(0.0))
     expected = {"elu(a=0.7)": 0.7, "selu": SELU_SCALE * SELU_ALPHA, "celu(a=0.6)": 1.0}[case.name]
     close(g, expected)
 
 
-@case_param
+@case_param()
 def test_value_and_grad(case):
     v, g = jax.value_and_grad(sum_of(case.fn))(X)
     close(v, case.value(X).sum(), atol=1e-6)
     close(g, case.deriv(X))
 
 
-@case_param
+@case_param()
 def test_jvp(case):
     t = np.linspace(-2, 3, X.size).astype(np.float32)
     y, ty = jax.jvp(case.fn, (X,), (t,))
@@ -169,7 +175,7 @@ def test_jvp(case):
     close(ty, case.deriv(X) * t)
 
 
-@case_param
+@case_param()
 def test_vjp(case):
     ct = np.linspace(3, -1, X.size).astype(np.float32)
     y, pullback = jax.vjp(case.fn, X)
@@ -178,7 +184,7 @@ def test_vjp(case):
     close(gx, case.deriv(X) * ct)
 
 
-@case_param
+@case_param()
 def test_linearize(case):
     y, f_jvp = jax.linearize(case.fn, X)
     close(y, case.value(X))
@@ -186,7 +192,7 @@ def test_linearize(case):
         close(f_jvp(t), case.deriv(X) * t)
 
 
-@case_param
+@case_param()
 @pytest.mark.parametrize("jac", [jax.jacfwd, jax.jacrev], ids=["jacfwd", "jacrev"])
 def test_jacobian(case, jac):
     J = jac(case.fn)(X)
@@ -194,7 +200,7 @@ def test_jacobian(case, jac):
     close(J, np.diag(case.deriv(X)))  # off-diagonal entries must be exactly 0
 
 
-@case_param
+@case_param()
 def test_hessian(case):
     H = jax.hessian(sum_of(case.fn))(X)
     close(H, np.diag(case.deriv(X, 2)))
@@ -219,10 +225,11 @@ def _mlp_ref_grad(case, w1, w2, x):
     return w1.T @ dz1
 
 
-@case_param
+@case_param()
 @pytest.mark.parametrize(
     "policy",
-    [None, jax.checkpoint_policies.nothing_saveable, jax.checkpoint_policies.dots_saveable],
+    [None, pytest.param(jax.checkpoint_policies.nothing_saveable, marks=pytest.mark.slow),
+     pytest.param(jax.checkpoint_policies.dots_saveable, marks=pytest.mark.slow)],
     ids=["default", "nothing_saveable", "dots_saveable"],
 )
 def test_checkpoint(case, policy):
@@ -236,7 +243,7 @@ def test_checkpoint(case, policy):
     close(jax.grad(remat)(x), _mlp_ref_grad(case, w1, w2, x))
 
 
-@case_param
+@case_param()
 def test_scan(case):
     """h_{t+1} = act(h_t + x_t) inside lax.scan; gradients of sum(h_T) w.r.t. h_0 and xs."""
     rng = np.random.default_rng(2)
@@ -265,7 +272,7 @@ def test_scan(case):
     close(g_xs_jax, g_xs)
 
 
-@case_param
+@case_param()
 def test_export_for_cpu_cuda_tpu(case):
     """Lower for three platforms on this CPU-only machine; the artifact round-trips and runs."""
 
@@ -321,6 +328,7 @@ _SHARDING_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_named_sharding_over_8_cpu_devices():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
                JAX_PLATFORMS="cpu")
@@ -339,7 +347,8 @@ def _away_from_kink(rng, n):
     return x
 
 
-@case_param
+@pytest.mark.slow
+@case_param()
 def test_check_grads_order2_in_x(case):
     rng = np.random.default_rng(3)
     with jax.enable_x64(True):  # float64 so finite differences are accurate to ~1e-8
@@ -347,12 +356,25 @@ def test_check_grads_order2_in_x(case):
         check_grads(case.fn, (x,), order=2, modes=("fwd", "rev"))
 
 
-@pytest.mark.parametrize("fn", [jelu.elu, jelu.celu], ids=["elu", "celu"])
-def test_check_grads_order2_in_alpha(fn):
+@pytest.mark.parametrize("fn", [jelu.elu, pytest.param(jelu.celu, marks=pytest.mark.slow)], ids=["elu", "celu"])
+def test_check_grads_order1_in_alpha(fn):
+    """The fast tier's version of the next test: first order, one scalar alpha."""
     rng = np.random.default_rng(4)
     with jax.enable_x64(True):
         x = jnp.asarray(_away_from_kink(rng, 12))
-        for alpha in (jnp.float64(0.6), jnp.float64(1.7), jnp.asarray(rng.uniform(0.4, 2.0, 12))):
+        check_grads(fn, (x, jnp.float64(0.6)), order=1, modes=("fwd", "rev"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fn", [jelu.elu, jelu.celu], ids=["elu", "celu"])
+def test_check_grads_order2_in_alpha(fn):
+    """Order 2 in alpha, and in x and alpha jointly. Each alpha is an array of x's
+    shape (constant 0.6, constant 1.7, random per element), so that the three share
+    one set of compiled derivatives; a scalar alpha is the fast test's above."""
+    rng = np.random.default_rng(4)
+    with jax.enable_x64(True):
+        x = jnp.asarray(_away_from_kink(rng, 12))
+        for alpha in (jnp.full(12, 0.6), jnp.full(12, 1.7), jnp.asarray(rng.uniform(0.4, 2.0, 12))):
             check_grads(lambda a: fn(x, a), (alpha,), order=2, modes=("fwd", "rev"))
             check_grads(fn, (x, alpha), order=2, modes=("fwd", "rev"))
 
@@ -360,10 +382,11 @@ def test_check_grads_order2_in_alpha(fn):
 # --------------------------------------------------------------------------------------
 # No NaN / inf where the math is finite; NaN propagates
 # --------------------------------------------------------------------------------------
-@case_param
+@pytest.mark.slow
+@case_param()
 def test_check_grads_order4_far_out(case):
     """check_grads at x = +1e4 and -1e4, float32 and float64: order 4 in forward
-    mode, order 3 in reverse (order 4 in both took 30-40 s a case to compile;
+    mode, order 3 in reverse (order 4 in reverse costs 30-40 s a case to compile;
     test_numerics checks every derivative up to order 4 for NaN and inf)."""
     # At 1e4 float32 spacing is ~1e-3, so the default eps=1e-4 would be a zero step;
     # eps=1 is exact for a function that is linear (x > 0) or flat (x << 0) there.
@@ -385,8 +408,9 @@ def _nth_derivative(fn, n):
     return jax.jit(jax.vmap(fn))
 
 
-@case_param
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case,dtype", [
+    pytest.param(c, d, marks=() if (c.name, d) == ("elu(a=0.7)", "float64") else pytest.mark.slow, id=f"{d}-{c.name}")
+    for d in ("float32", "float64") for c in CASES])
 def test_derivatives_up_to_order4_finite_and_right(case, dtype):
     """Orders 0..4 on a grid from the tails to the kink: finite, and equal to the formula.
 
@@ -407,7 +431,7 @@ def test_derivatives_up_to_order4_finite_and_right(case, dtype):
                                        err_msg=f"order {order}")
 
 
-@case_param
+@case_param()
 def test_infinities(case):
     slope = SELU_SCALE if case.name == "selu" else 1.0
     f, d1, d2 = (_nth_derivative(case.fn, n) for n in range(3))
@@ -426,7 +450,7 @@ def test_alpha_gradient_at_infinities(name):
     np.testing.assert_array_equal(g, np.array([-1.0, -1.0, 0.0], np.float32))
 
 
-@case_param
+@case_param()
 def test_nan_propagates_to_value_and_every_derivative(case):
     x = jnp.array([np.nan], jnp.float32)
     for order in range(5):
@@ -447,39 +471,21 @@ def test_nan_propagates_to_alpha_gradient(name):
 SHAPE = (7, 13)  # distinctive, so no other residual can be mistaken for an x-sized one
 
 
-def _x_sized_residuals(fn, x, capsys) -> tuple[list[str], list]:
-    """Two independent counts of the x-sized arrays kept for the backward pass.
-
-    1. `print_saved_residuals` prints one line per residual, e.g. "f32[7,13] output of ..."
-       or "f32[7,13] from the argument x": keep the lines whose shape is x's.
-    2. `jax.vjp` returns the pullback as a pytree whose leaves are exactly the saved
-       residuals: keep the leaves with x's shape.
-    """
-    capsys.readouterr()
-    print_saved_residuals(fn, x)
-    text = capsys.readouterr().out
-    pattern = re.compile(r"^\s*\w+\[" + ",".join(map(str, x.shape)) + r"\]")
-    lines = [line for line in text.splitlines() if pattern.match(line)]
-    _, pullback = jax.vjp(fn, x)
-    leaves = [leaf for leaf in jax.tree_util.tree_leaves(pullback) if np.shape(leaf) == x.shape]
-    return lines, leaves
-
-
-def test_residual_counter_sees_jax_nn_elu_keeping_four(capsys):
+def test_residual_counter_sees_jax_nn_elu_keeping_four():
     """Control: the counter is able to fail; jax.nn.elu keeps 2 bool + 2 float arrays."""
     x = jnp.linspace(-3, 3, 91, dtype=jnp.float32).reshape(SHAPE)
-    lines, leaves = _x_sized_residuals(jax.nn.elu, x, capsys)
+    lines, leaves = x_sized_residuals(jax.nn.elu, (x,), x.shape)
     assert sorted(line.split("[")[0].strip() for line in lines) == ["bool", "bool", "f32", "f32"]
     assert sorted(str(leaf.dtype) for leaf in leaves) == ["bool", "bool", "float32", "float32"]
 
 
-@case_param
-def test_reverse_pass_keeps_at_most_one_x_sized_array(case, capsys):
+@case_param()
+def test_reverse_pass_keeps_at_most_one_x_sized_array(case):
     x = jnp.linspace(-3, 3, 91, dtype=jnp.float32).reshape(SHAPE)
-    lines, leaves = _x_sized_residuals(case.fn, x, capsys)
+    lines, leaves = x_sized_residuals(case.fn, (x,), x.shape)
     assert len(lines) <= 1, "\n".join(lines)
     assert len(leaves) <= 1, [(leaf.dtype, leaf.shape) for leaf in leaves]
     # and the default-alpha entry points
     for fn in (jelu.elu, jelu.celu):
-        lines, leaves = _x_sized_residuals(fn, x, capsys)
+        lines, leaves = x_sized_residuals(fn, (x,), x.shape)
         assert len(lines) <= 1 and len(leaves) <= 1, "\n".join(lines)

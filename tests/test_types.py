@@ -27,9 +27,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.ad_checkpoint import print_saved_residuals
 
 import jelu
+from jelu.testing import x_sized_residuals
 
 FUNCS = {"elu": jelu.elu, "selu": jelu.selu, "celu": jelu.celu}
 JAX_NN = {"elu": jax.nn.elu, "selu": jax.nn.selu, "celu": jax.nn.celu}
@@ -82,8 +82,9 @@ def _type(y) -> tuple[str, bool]:
     return str(aval.dtype), bool(aval.weak_type)
 
 
-@pytest.mark.parametrize("label", list(INPUTS))
-@pytest.mark.parametrize("call", list(CALLS))
+@pytest.mark.parametrize("call,label", [  # the fast tier: each input once, the calls in turn
+    pytest.param(c, lab, marks=() if i % 4 == 0 and i // 4 % len(CALLS) == j else pytest.mark.slow, id=f"{c}-{lab}")
+    for i, lab in enumerate(INPUTS) for j, c in enumerate(CALLS)])
 def test_dtype_and_weak_type_match_jax_nn(call, label):
     """Same dtype and weak_type as jax.nn's function: the plain call and the call under jit,
     both traced abstractly (jax.eval_shape; nothing is compiled)."""
@@ -96,6 +97,7 @@ def test_dtype_and_weak_type_match_jax_nn(call, label):
     assert _type(ours) == _type(theirs), f"jit {call}({label}): jelu {_type(ours)}, jax.nn {_type(theirs)}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("label", ["python float", "python int", "np int64 array", "jnp bool array",
                                    "jnp bfloat16 array", "jnp weak float32 scalar"])
 @pytest.mark.parametrize("call", list(CALLS))
@@ -106,6 +108,7 @@ def test_concrete_result_types_match_jax_nn(call, label):
     assert _type(ours) == _type(theirs), f"{call}({label}): jelu {_type(ours)}, jax.nn {_type(theirs)}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("label", ["python float", "python int", "python bool", "np int64 array",
                                    "np float64 array", "jnp int32 array"])
 @pytest.mark.parametrize("call", list(CALLS))
@@ -117,7 +120,7 @@ def test_dtype_and_weak_type_match_jax_nn_in_x64_mode(call, label):
 
 
 @pytest.mark.parametrize("name", list(FUNCS))
-@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, pytest.param(jnp.float16, marks=pytest.mark.slow)])
 def test_python_scalar_result_combines_with_16bit_array_like_jax_nn(name, dtype):
     """jelu.elu(-2.0) * jnp.ones(3, bfloat16) is bfloat16, as with jax.nn.elu (a weak-typed scalar)."""
     ones = jnp.ones(3, dtype)
@@ -150,9 +153,9 @@ def test_complex_alpha_raises_type_error(name):
 BAD_ALPHAS = {"None": None, "str": "a", "list of str": ["a", "b"], "object": object()}
 
 
-@pytest.mark.parametrize("label", list(BAD_ALPHAS))
-@pytest.mark.parametrize("context", ["eager", "jit"])
-@pytest.mark.parametrize("name", ["elu", "celu"])
+@pytest.mark.parametrize("name,context,label", [  # the fast tier: each bad alpha once
+    pytest.param(n, c, lab, marks=() if (i + j + k) % 4 == 0 and i == j else pytest.mark.slow, id=f"{n}-{c}-{lab}")
+    for i, n in enumerate(("elu", "celu")) for j, c in enumerate(("eager", "jit")) for k, lab in enumerate(BAD_ALPHAS)])
 def test_bad_alpha_error_names_function_and_argument(name, context, label):
     """elu(x, None), elu(x, "a"), ... raise TypeError or ValueError saying 'jelu.elu' and 'alpha'."""
     alpha = BAD_ALPHAS[label]
@@ -194,7 +197,8 @@ SIGNATURES = {
 }
 
 
-@pytest.mark.parametrize("sig", list(SIGNATURES))
+@pytest.mark.parametrize("sig", [pytest.param(s, marks=() if s in ("elu(x, 0.5)", "selu(x)") else pytest.mark.slow)
+                                 for s in SIGNATURES])
 def test_public_function_is_one_jit_call(sig):
     """make_jaxpr of the public call: the custom_jvp sits inside a jit equation, not at top level.
 
@@ -237,7 +241,8 @@ class _Events:
         jax.monitoring.unregister_event_duration_listener(self._listener)
 
 
-@pytest.mark.parametrize("sig", list(SIGNATURES))
+@pytest.mark.parametrize("sig", [pytest.param(s, marks=() if s == "celu(x, 0.5)" else pytest.mark.slow)
+                                 for s in SIGNATURES])
 def test_plain_call_compiles_once_and_then_hits_the_cache(sig):
     """A plain (un-jitted) call on a new shape compiles at most 2 programs (jax.nn.elu: 1);
     calling again traces and compiles nothing.
@@ -269,30 +274,19 @@ def test_plain_call_compiles_once_and_then_hits_the_cache(sig):
 SHAPE = (7, 13)
 
 
-def _x_sized_residuals(f, args, shape, capsys) -> tuple[list[str], list]:
-    """x-sized residuals by print_saved_residuals (lines) and by the vjp closure's leaves."""
-    capsys.readouterr()
-    print_saved_residuals(f, *args)
-    text = capsys.readouterr().out
-    pattern = re.compile(r"^\s*\w+\[" + ",".join(map(str, shape)) + r"\]")
-    lines = [line for line in text.splitlines() if pattern.match(line)]
-    _, pullback = jax.vjp(f, *args)
-    leaves = [leaf for leaf in jax.tree_util.tree_leaves(pullback) if np.shape(leaf) == shape]
-    return lines, leaves
-
-
-@pytest.mark.parametrize("wrt", ["x and alpha", "alpha only"])
-@pytest.mark.parametrize("name", ["elu", "celu"])
-def test_learnable_alpha_residual_count(name, wrt, capsys):
+@pytest.mark.parametrize("name,wrt", [
+    pytest.param(n, w, marks=() if (n, w) == ("celu", "x and alpha") else pytest.mark.slow)
+    for n in ("elu", "celu") for w in ("x and alpha", "alpha only")])
+def test_learnable_alpha_residual_count(name, wrt):
     """Reverse mode through f(x, alpha) with alpha traced keeps at most
     MAX_X_SIZED_RESIDUALS_WITH_ALPHA arrays of x's shape (the README's figure)."""
     fn = FUNCS[name]
     x = jnp.linspace(-3, 3, 91, dtype=jnp.float32).reshape(SHAPE)
     alpha = jnp.float32(0.7)
     if wrt == "x and alpha":
-        lines, leaves = _x_sized_residuals(lambda x, a: fn(x, a), (x, alpha), SHAPE, capsys)
+        lines, leaves = x_sized_residuals(lambda x, a: fn(x, a), (x, alpha), SHAPE)
     else:
-        lines, leaves = _x_sized_residuals(lambda a: fn(x, a), (alpha,), SHAPE, capsys)
+        lines, leaves = x_sized_residuals(lambda a: fn(x, a), (alpha,), SHAPE)
     assert len(lines) <= MAX_X_SIZED_RESIDUALS_WITH_ALPHA, "\n".join(lines)
     assert len(leaves) <= MAX_X_SIZED_RESIDUALS_WITH_ALPHA, [(leaf.dtype, leaf.shape) for leaf in leaves]
 
@@ -301,8 +295,8 @@ def test_learnable_alpha_residual_count(name, wrt, capsys):
 # jax.experimental.jet, longdouble, __jax_array__
 
 
-@pytest.mark.parametrize("wrt", ["x", "alpha"])
-@pytest.mark.parametrize("name", list(FUNCS))
+@pytest.mark.parametrize("name,wrt", [pytest.param(n, w, marks=() if (n, w) in {("selu", "x"), ("celu", "alpha")}
+                                                   else pytest.mark.slow) for n in FUNCS for w in ("x", "alpha")])
 def test_jet_raises_naming_the_function_and_nested_jvp(name, wrt):
     """jet ignores custom_jvp rules (it fails on jax.nn.relu too) and cannot trace the
     bit-level kernel: jelu says so in one line instead of an UnexpectedTracerError, and the

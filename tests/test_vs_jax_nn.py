@@ -174,7 +174,7 @@ def _type_mismatches(names, x_forms, alpha_forms_of) -> list[str]:
     return bad
 
 
-@pytest.mark.parametrize("name", ["elu", "celu"])
+@pytest.mark.parametrize("name", ["elu", pytest.param("celu", marks=pytest.mark.slow)])
 def test_types_match_jax_nn_for_every_x_and_alpha(name):
     bad = _type_mismatches([name], _x_forms(), _alpha_forms)
     assert not bad, f"{len(bad)} mismatches:\n" + "\n".join(bad)
@@ -185,6 +185,7 @@ def test_selu_types_match_jax_nn_for_every_x():
     assert not bad, "\n".join(bad)
 
 
+@pytest.mark.slow
 def test_types_match_jax_nn_under_x64():
     with jax.enable_x64(True):
         x_forms = {k: v for k, v in _x_forms().items()
@@ -201,6 +202,7 @@ def test_types_match_jax_nn_under_x64():
     assert not bad, "\n".join(bad)
 
 
+@pytest.mark.slow
 def test_the_type_difference_is_where_jax_nn_promotes_a_float_x():
     """The one type difference, spelled out: x's dtype where jax.nn widens it."""
     cases = [(jnp.ones(2, jnp.bfloat16), jnp.float32(0.5), "float32"),
@@ -218,7 +220,7 @@ def test_the_type_difference_is_where_jax_nn_promotes_a_float_x():
 
 
 @pytest.mark.parametrize("name", ["elu", "celu"])
-def test_the_issue_examples(name):
+def test_integer_x_with_strong_alpha_and_float_x_with_float16_alpha(name):
     """An integer x with a strong float32 alpha is strong (it stays float32 against bfloat16);
     a Python float x with a float16 alpha is float16."""
     f, g = FUNCS[name], JAX_NN[name]
@@ -366,8 +368,14 @@ def _outputs_cached(m: dict, name: str, dtype_name: str, alpha: tuple) -> dict:
     return _CACHE[key]
 
 
-@pytest.mark.parametrize("name,dtype_name,alpha", CASES,
-                         ids=[f"{n}-{d}-alpha={a[0]}" for n, d, a in CASES])
+# The fast tier's cases: every function and dtype, a Python, a traced and an infinite alpha.
+FAST_CASES = {("elu", "float16", "0.3"), ("selu", "bfloat16", "default"), ("celu", "float32", "default"),
+              ("elu", "float32", "jnp f32 inf")}
+
+
+@pytest.mark.parametrize("name,dtype_name,alpha", [
+    pytest.param(n, d, a, marks=() if (n, d, a[0]) in FAST_CASES else pytest.mark.slow, id=f"{n}-{d}-alpha={a[0]}")
+    for n, d, a in CASES])
 def test_values_and_derivatives_agree_with_jax_nn(name, dtype_name, alpha):
     label, arg, a, traced = alpha
     dtype = DTYPES[dtype_name]
@@ -401,6 +409,7 @@ def test_values_and_derivatives_agree_with_jax_nn(name, dtype_name, alpha):
     assert not problems, f"{name}({dtype_name}, alpha={label}):\n" + "\n".join(problems)
 
 
+@pytest.mark.slow
 def test_every_value_difference_is_needed():
     """Each documented value difference covers at least one element where jax.nn is off the
     reference (a JAX that fixes one shows up here: drop it from DIFFERENCES and the README)."""
@@ -458,6 +467,7 @@ def test_jax_array_protocol(name):
     np.testing.assert_array_equal(FUNCS[name](_Wrapped(x), 0.5), FUNCS[name](x, 0.5))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["elu", "selu"])
 def test_jet(name):
     """jet works on jax.nn's plain jnp code; on jelu it raises, naming nested jax.jvp, whose
