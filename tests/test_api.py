@@ -68,7 +68,7 @@ def test_docstring_has_formula_and_doctest(name):
     assert "exp" in doc and "alpha" in doc.lower()
 
 
-@by_name
+@pytest.mark.parametrize("name", ["celu"] + [pytest.param(n, marks=pytest.mark.slow) for n in ("elu", "selu")])
 def test_built_on_custom_jvp(name):
     """The traced graph contains a custom_jvp_call, for Python and for traced alpha."""
     x = jnp.asarray(X)
@@ -79,7 +79,7 @@ def test_built_on_custom_jvp(name):
         assert "custom_jvp_call" in str(jax.make_jaxpr(fn)(x, jnp.float32(0.5)))
 
 
-@with_alpha
+@pytest.mark.parametrize("name", ["elu", pytest.param("celu", marks=pytest.mark.slow)])
 def test_alpha_positional_keyword_and_default(name):
     fn = FUNCS[name]
     x = jnp.asarray(X)
@@ -88,7 +88,7 @@ def test_alpha_positional_keyword_and_default(name):
     np.testing.assert_allclose(fn(x, alpha=0.5), ref(name, X, 0.5), rtol=1e-6, atol=0)
 
 
-@by_name
+@pytest.mark.parametrize("name", ["selu"] + [pytest.param(n, marks=pytest.mark.slow) for n in ("elu", "celu")])
 def test_drop_in_for_jax_nn_in_float64(name):
     """Where jax.nn is accurate (float64, |x| <= 5), jelu agrees with it to ~1e-14."""
     x = np.linspace(-5, 5, 101)
@@ -100,7 +100,7 @@ def test_drop_in_for_jax_nn_in_float64(name):
         np.testing.assert_allclose(ours, theirs, rtol=1e-14, atol=1e-300)
 
 
-@by_name
+@pytest.mark.parametrize("name", ["elu"] + [pytest.param(n, marks=pytest.mark.slow) for n in ("selu", "celu")])
 def test_python_scalar_input(name):
     fn = FUNCS[name]
     for x in (-1.0, 2.0, 0.0, -3):
@@ -157,14 +157,14 @@ def test_integer_and_bool_promote_like_jax_nn(name, dtype):
     np.testing.assert_allclose(y, ref(name, np.asarray(x, np.float64)), rtol=1e-6)
 
 
-@by_name
+@pytest.mark.parametrize("name", ["elu"] + [pytest.param(n, marks=pytest.mark.slow) for n in ("selu", "celu")])
 def test_integer_promotes_like_jax_nn_in_x64_mode(name):
     with jax.enable_x64(True):
         x = jnp.asarray([-2, 0, 3], jnp.int64)
         assert FUNCS[name](x).dtype == JAX_NN[name](x).dtype == jnp.float64
 
 
-@by_name
+@pytest.mark.parametrize("name", ["selu"] + [pytest.param(n, marks=pytest.mark.slow) for n in ("elu", "celu")])
 @pytest.mark.parametrize("dtype", [jnp.complex64], ids=str)
 def test_complex_input_raises_type_error_naming_dtype(name, dtype):
     x = jnp.asarray([1 + 1j, -1 - 2j], dtype)

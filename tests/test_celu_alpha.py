@@ -107,7 +107,7 @@ def test_concrete_bad_alpha_raises_on_every_call_path(context, label):
     assert "alpha" in message and "celu" in message, message
 
 
-@pytest.mark.parametrize("context", [pytest.param(c, marks=fast_if(c in ("eager", "jit of grad"))) for c in CONTEXTS])
+@pytest.mark.parametrize("context", [pytest.param(c, marks=fast_if(c == "jit of grad")) for c in CONTEXTS])
 def test_jax_array_alpha_is_not_inspected_and_gives_nan_where_bad(context):
     """A JAX array alpha, concrete or traced, is never read on the host (that
     would sync with the device): where it is not finite and positive the result
@@ -122,7 +122,7 @@ def test_jax_array_alpha_is_not_inspected_and_gives_nan_where_bad(context):
 
 @pytest.mark.parametrize("context,shape,index,value", [
     pytest.param(c, sh, ix, v,
-                 marks=fast_if((c, v) in {("eager", 0.0), ("jit", -2.5)} or (c == "eager" and sh == (4, 250))),
+                 marks=fast_if((c, v, len(sh)) in {("eager", 0.0, 2), ("jit", -2.5, 1)}),
                  id=f"{c}-{len(sh)}d-{v!r}")
     for c in ("eager", "jit") for sh, ix in (((1000,), (737,)), ((4, 250), (2, 237)))
     for v in (0.0, -2.5, float("nan"), float("inf"))])
@@ -159,7 +159,7 @@ def _nan_or(y: np.ndarray, formula: np.ndarray, rtol: float = 1e-5) -> np.ndarra
     return np.isnan(y) | same
 
 
-@pytest.mark.parametrize("alpha", [pytest.param(a, marks=fast_if(a in (-0.5, -np.inf)), id=repr(a))
+@pytest.mark.parametrize("alpha", [pytest.param(a, marks=fast_if(a == -np.inf), id=repr(a))
                                    for a in (-1.0, -0.5, -1e-3, 0.0, -0.0, -np.inf)])
 def test_traced_nonpositive_alpha_gives_nan_or_the_formula(alpha):
     """jit(celu)(x, alpha) with alpha <= 0 as a traced argument: NaN or alpha expm1(x/alpha) for x <= 0.

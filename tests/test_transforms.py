@@ -131,7 +131,7 @@ def test_vmap_over_x(case):
     close(ys, case.value(xs))
 
 
-@pytest.mark.parametrize("name", ["elu", "celu"])
+@pytest.mark.parametrize("name", [pytest.param("elu", marks=pytest.mark.slow), "celu"])
 def test_vmap_over_alpha(name):
     """Per-example alpha: vmap maps alpha and x together, or alpha alone."""
     fn, ref = (jelu.elu, elu_ref) if name == "elu" else (jelu.celu, celu_ref)
@@ -408,9 +408,9 @@ def _nth_derivative(fn, n):
     return jax.jit(jax.vmap(fn))
 
 
-@pytest.mark.parametrize("case,dtype", [
-    pytest.param(c, d, marks=() if (c.name, d) == ("elu(a=0.7)", "float64") else pytest.mark.slow, id=f"{d}-{c.name}")
-    for d in ("float32", "float64") for c in CASES])
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_derivatives_up_to_order4_finite_and_right(case, dtype):
     """Orders 0..4 on a grid from the tails to the kink: finite, and equal to the formula.
 

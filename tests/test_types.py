@@ -119,7 +119,7 @@ def test_dtype_and_weak_type_match_jax_nn_in_x64_mode(call, label):
         assert _type(ours) == _type(theirs), f"x64 {call}({label}): jelu {_type(ours)}, jax.nn {_type(theirs)}"
 
 
-@pytest.mark.parametrize("name", list(FUNCS))
+@pytest.mark.parametrize("name", ["selu"] + [pytest.param(n, marks=pytest.mark.slow) for n in ("elu", "celu")])
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, pytest.param(jnp.float16, marks=pytest.mark.slow)])
 def test_python_scalar_result_combines_with_16bit_array_like_jax_nn(name, dtype):
     """jelu.elu(-2.0) * jnp.ones(3, bfloat16) is bfloat16, as with jax.nn.elu (a weak-typed scalar)."""
@@ -129,8 +129,9 @@ def test_python_scalar_result_combines_with_16bit_array_like_jax_nn(name, dtype)
     assert (FUNCS[name](-2) * ones).dtype == dtype
 
 
-@pytest.mark.parametrize("name", ["elu", "celu"])
-@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+@pytest.mark.parametrize("name,dtype", [
+    pytest.param(n, d, marks=() if (n, d) == ("celu", jnp.float16) else pytest.mark.slow, id=f"{np.dtype(d).name}-{n}")
+    for n in ("elu", "celu") for d in (jnp.bfloat16, jnp.float16)])
 def test_16bit_x_with_float32_alpha_keeps_x_dtype(name, dtype):
     """A documented difference: jax.nn promotes to float32, jelu keeps x's 16-bit dtype."""
     x = jnp.array([-2.0, 1.0], dtype)
@@ -327,7 +328,7 @@ def test_readme_mentions_jet():
     assert re.search(r"\bjet\b", readme), "README does not mention jax.experimental.jet"
 
 
-@pytest.mark.parametrize("name", list(FUNCS))
+@pytest.mark.parametrize("name", ["celu"] + [pytest.param(n, marks=pytest.mark.slow) for n in ("elu", "selu")])
 def test_longdouble_x_error_names_the_public_function(name):
     """Not _elu_call (celu with alpha 1 goes through elu's call), and the valid dtypes."""
     x = np.array([-1.0, 1.0], np.longdouble)
