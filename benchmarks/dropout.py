@@ -41,7 +41,7 @@ from benchmarks import _common
 SCRIPT = "dropout"
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
-BUDGET = 1.1  # the bar: alpha dropout at most 1.1x inverted dropout
+BUDGET = 1.1  # the target: alpha dropout at most 1.1x inverted dropout
 
 
 def inverted_dropout(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:

@@ -48,7 +48,7 @@ Accuracy, and how each statement is established (the README's claims table):
   rounded, value, f' and f'' (``benchmarks/accuracy.py``; two float16 inputs of
   selu's f', where the float32 result is a float16 midpoint, are patched:
   ``_SELU_DERIV_F16``); every float32 x <= 0 of elu and celu with alpha 1, 2
-  and 0.3 and of selu within 1 ULP (``benchmarks/sweep.py --sign negative``),
+  and 0.3 and of selu within 1 ULP (``python -m benchmarks.sweep --sign negative``),
   and selu's lambda x for every x > 0.
 
 Tiny x: where ``r^2 / 2`` underflows (|x| < 2^-63 in float32) the kernel's
@@ -138,7 +138,7 @@ _F32 = _Fmt(
     ln2_lo=1.428606765330187e-06,  # 0x1.7f7d1cp-20
     xmin=-104.0,
     celu_min=-128.0,
-    poly=(  # benchmarks/fit_poly.py --dtype float32 --degree 4
+    poly=(  # python -m benchmarks.fit_poly --dtype float32 --degree 4
         0.00019882690685335547,  # 0x1.a0f862p-13
         0.0013926175888627768,  # 0x1.6d10fcp-10
         0.00833332072943449,  # 0x1.1110f6p-7
@@ -157,7 +157,7 @@ _F64 = _Fmt(
     ln2_lo=1.90821492927058770002e-10,  # 0x1.a39ef35793c76p-33
     xmin=-746.0,
     celu_min=-752.0,  # 2^(k + 64) stays normal for k >= -1086
-    poly=(  # benchmarks/fit_poly.py --dtype float64 --degree 10
+    poly=(  # python -m benchmarks.fit_poly --dtype float64 --degree 10
         1.608432296998589e-10,  # 0x1.61b2b04c863c0p-33
         2.0914679595617734e-09,  # 0x1.1f72fca58cc92p-29
         2.5052078014135157e-08,  # 0x1.ae64344d656dap-26
@@ -716,7 +716,7 @@ def _selu_positive(x: Array, dtype) -> Array:
 # The float16 inputs at which selu's derivative, lambda alpha exp(x) rounded
 # first to float32, would round to float16 wrongly: there the float32 result
 # is a float16 midpoint and the true value lies just beyond it. Found by
-# enumerating every 16-bit input (benchmarks/enumerate16.py); the only ones for
+# enumerating every 16-bit input (python -m benchmarks.accuracy); the only ones for
 # the default alphas. Bits of x -> bits of the correctly rounded result.
 _SELU_DERIV_F16 = ((0xAFEE, 0x3E37), (0xBD43, 0x378D))  # x = -0.1239, -1.315
 
