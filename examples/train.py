@@ -217,12 +217,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the trainer; exit codes as in the module docstring."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = build_parser().parse_args(argv)
-    if args.num_processes is not None and int(args.num_processes) > 1 and not hosts.is_supervised():
-        out = Path(args.out)  # one process of many: see hosts.supervise
-        return hosts.supervise([sys.executable, str(Path(__file__).resolve()), *argv],
-                               lambda lost: lost_host_message(lost, out, checkpoint_epoch(out)))
     progress = Progress()
     try:
+        check_args(args)
+        if args.num_processes is not None and int(args.num_processes) > 1 and not hosts.is_supervised():
+            out = Path(args.out)  # one process of many: see hosts.supervise
+            return hosts.supervise([sys.executable, str(Path(__file__).resolve()), *argv],
+                                   lambda lost: lost_host_message(lost, out, checkpoint_epoch(out)))
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
             try:
