@@ -35,6 +35,9 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # before jax is imported; inh
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jelu-tests-xla-cache-")
     os.environ["JELU_TESTS_OWN_CACHE"] = os.environ["JAX_COMPILATION_CACHE_DIR"]
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    # A size limit makes JAX read and write the entries under a file lock (the
+    # filelock package), so that the test processes never see half a file.
+    os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(8 << 30))
 
 settings.register_profile("jelu-full", max_examples=100)
 settings.register_profile("jelu-fast", max_examples=10)
