@@ -176,9 +176,13 @@ class Watchdog:
 
 
 WORKER_ENV = "JELU_TRAIN_SUPERVISOR_PID"  # set in the child: its supervisor's pid
-# The first line JAX writes when its coordination client gives up (then it aborts).
-_JAX_FATAL = re.compile(rb"[EF]\d{4} [^\n]*(Polled an error from coordination service|"
-                        rb"Terminating process because the JAX distributed service)")
+# The first line JAX's distributed runtime logs when another process is gone (a
+# warning or error about the coordination service, preemption or heartbeats),
+# and the line of its fatal error (after which it aborts).
+_JAX_TROUBLE = re.compile(rb"[WEF]\d{4} [^\n]*(coordination|preemption|heartbeat|Terminating process)",
+                          re.IGNORECASE)
+_JAX_FATAL = re.compile(rb"F\d{4} [^\n]*Terminating process|Polled an error from coordination service")
+_GLOG_LINE = re.compile(rb"[IWEF]\d{4} \d\d:\d\d:\d\d")
 
 
 def is_supervised() -> bool:
@@ -202,11 +206,14 @@ def supervise(command: list[str], lost_message: Callable[[str], str]) -> int:
     """Run ``command`` (the trainer, one process of a many-host run) as a child and
     return its exit code; its stdout is this process's, its stderr is relayed.
 
-    If JAX aborts the child because the coordination service failed, the rest of
-    its stderr (a native stack trace) is held back, and ``lost_message(who)`` is
-    printed instead, ``who`` naming the lost process as far as JAX's message tells;
-    the exit code is then :data:`common.EXIT_ENVIRONMENT`. SIGINT reaches the child
-    from the terminal; SIGTERM is passed on to it.
+    From the first line JAX's distributed runtime logs about the coordination
+    service, preemption or heartbeats (signs that another process is gone), the
+    child's stderr is held back. If the child then dies of a signal or JAX's fatal
+    error (a native stack trace follows it), ``lost_message(who)`` is printed
+    instead, ``who`` naming the lost process as far as JAX's messages tell, and
+    the exit code is :data:`common.EXIT_ENVIRONMENT`; otherwise the child's own
+    error lines among what was held back are written out (all of it if it has none). SIGINT reaches the child from the terminal; SIGTERM is
+    passed on to it.
     """
     env = {**os.environ, WORKER_ENV: str(os.getpid())}
     child = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
@@ -219,7 +226,7 @@ def supervise(command: list[str], lost_message: Callable[[str], str]) -> int:
                 held += chunk
                 continue
             text = tail + chunk
-            match = _JAX_FATAL.search(text)
+            match = _JAX_TROUBLE.search(text)
             if match is None:
                 sys.stderr.buffer.write(chunk)
                 sys.stderr.flush()
@@ -233,9 +240,15 @@ def supervise(command: list[str], lost_message: Callable[[str], str]) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    if held or code < 0:
+    if code < 0 or _JAX_FATAL.search(held):
         print(lost_message(_who_was_lost(held)), file=sys.stderr, flush=True)
         return EXIT_ENVIRONMENT
+    own = [line for line in held.splitlines(keepends=True)
+           if b": error: " in line and not _GLOG_LINE.match(line)]
+    # The child ended on its own: keep its own error line, without the runtime's
+    # noise before it; with no error line of its own there is nothing to hide.
+    sys.stderr.buffer.write(b"".join(own) if code and own else held)
+    sys.stderr.flush()
     return code
 
 

@@ -34,7 +34,7 @@ ONE_PROCESS = {"test_benchmarks.py", "test_celu_alpha.py", "test_checkpoint.py",
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # before jax is imported; inherited by workers
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jelu-tests-xla-cache-")
     os.environ["JELU_TESTS_OWN_CACHE"] = os.environ["JAX_COMPILATION_CACHE_DIR"]
-    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")  # not the small ones
     # A size limit makes JAX read and write the entries under a file lock (the
     # filelock package), so that the test processes never see half a file.
     os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(8 << 30))
