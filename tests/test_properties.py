@@ -75,7 +75,10 @@ def test_monotonic_non_decreasing(name, x, alpha):
     # The neighbour of the largest float is inf: clipped back (not dropped), so that every
     # example has the same shape and the jitted function compiles once.
     x = np.sort(np.clip(x, np.float32(-F32_MAX), np.float32(F32_MAX)))
+    # Subnormal results count as 0: XLA's CPU backend flushes them in some code paths
+    # and not in others (a thread setting), and subnormals are outside every claim.
     y = run(name, x, alpha)
+    y = np.where(np.abs(y) < F32_TINY, np.float32(0), y)
     bad = np.nonzero(~(y[1:] >= y[:-1]))[0]
     assert bad.size == 0, [(x[i], x[i + 1], y[i], y[i + 1]) for i in bad[:5]]
 
