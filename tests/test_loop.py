@@ -207,6 +207,7 @@ def test_forward_with_dropout_masks_every_hidden_layer_with_its_own_key():
     assert not np.array_equal(mlp.forward(params, x, selu)[0], logits)
 
 
+@pytest.mark.slow
 def test_scanned_steps_with_dropout_draw_from_seed_and_global_step():
     """Step s of a scan uses fold_in(root, s): the same as single steps with those keys,
     whether the call starts at step 0 or 7, on the devices or streamed."""
@@ -289,8 +290,8 @@ def test_bfloat16_is_mixed_precision():
         w, b = layer["w"].astype(jnp.bfloat16), layer["b"].astype(jnp.bfloat16)
         h = jelu.elu(h @ w + b, jnp.exp(params["alpha"][i]))
         np.testing.assert_array_equal(hidden[i], h)
-    value, grads = jax.value_and_grad(lambda p: mlp.cross_entropy(
-        p, x, y, jelu.elu, dtype=jnp.bfloat16)[0])(params)
+    value, grads = jax.jit(jax.value_and_grad(lambda p: mlp.cross_entropy(
+        p, x, y, jelu.elu, dtype=jnp.bfloat16)[0]))(params)
     assert value.dtype == jnp.float32
     assert all(g.dtype == jnp.float32 for g in jax.tree_util.tree_leaves(grads))
     assert all(float(jnp.abs(g).max()) > 0 for g in grads["alpha"])
@@ -386,7 +387,7 @@ def test_one_and_eight_devices_agree(tmp_path: Path, blobs_npz: Path):
     assert results[8, "device"][0]["train_loss"] == results[8, "stream"][0]["train_loss"]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("dtype", [pytest.param("float32", marks=pytest.mark.slow), "bfloat16"])
 def test_resume_is_bit_for_bit(dtype: str, tmp_path: Path, blobs_npz: Path):
     common = ["--data", blobs_npz, *TINY, "--optimizer", "adamw", "--learn-alpha", "--dtype", dtype]
     resumed, straight = tmp_path / "resumed", tmp_path / "straight"
@@ -435,6 +436,7 @@ def test_resume_with_dropout_is_bit_for_bit(tmp_path: Path, blobs_npz: Path):
     assert sa["config"]["dropout"] == 0.2 and sa["test_loss"] == sb["test_loss"]
 
 
+@pytest.mark.slow
 def test_dropout_is_off_at_evaluation_and_the_same_streamed(blobs_npz: Path):
     data = prepare_data(str(blobs_npz), 0)
     opt, mesh = loop.make_optimizer("adam", 1e-2), make_mesh()
