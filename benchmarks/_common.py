@@ -37,6 +37,13 @@ import numpy as np
 
 import jelu
 
+#: The activations every speed comparison times: jelu's elu against jax.nn's elu and relu.
+COMPARED_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "jelu.elu": jelu.elu,
+    "jax.nn.elu": jax.nn.elu,
+    "jax.nn.relu": jax.nn.relu,
+}
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Where every script writes its reports unless told ``--out DIR``.
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

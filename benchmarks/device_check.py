@@ -92,11 +92,7 @@ SPEED_DTYPES = ("float32", "bfloat16")
 SPEED_MODES = ("fwd", "fwd+bwd")
 ARRAYS_MOVED = {"fwd": 2, "fwd+bwd": 3}  # arrays of n read + written, minimal
 COPY_FLOORS = ("jnp.copy", "x*2")
-MLP_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "jelu.elu": jelu.elu,
-    "jax.nn.elu": jax.nn.elu,
-    "jax.nn.relu": jax.nn.relu,
-}
+MLP_ACTIVATIONS = _common.COMPARED_ACTIVATIONS
 MLP_DTYPES = ("float32", "bfloat16")
 # Targets of sections 3-4 (reported, not enforced).
 TARGET_COPY_FRACTION = 0.85

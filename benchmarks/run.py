@@ -128,17 +128,9 @@ IMPLS = ("floor", "jelu", "jax.nn", "torch")
 # Arrays read + written by the JAX candidate and its floor, in units of n.
 ARRAYS_MOVED = {"fwd": 2, "fwd+bwd": 3}
 MLP_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "jelu.elu": jelu.elu,
-    "jax.nn.elu": jax.nn.elu,
-    "jax.nn.relu": jax.nn.relu,
-    "identity": lambda h: h,
-}
+    **_common.COMPARED_ACTIVATIONS, "identity": lambda h: h}
 #: The trainer-step rows: activation (jelu's elu against jax.nn's elu and relu) x dtype.
-TRAINER_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "jelu.elu": jelu.elu,
-    "jax.nn.elu": jax.nn.elu,
-    "jax.nn.relu": jax.nn.relu,
-}
+TRAINER_ACTIVATIONS = _common.COMPARED_ACTIVATIONS
 TRAINER_DTYPES = ("float32", "bfloat16")
 TRAINER_BATCH = 64
 TRAINER_LEARNING_RATE = 1e-3

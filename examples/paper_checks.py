@@ -61,7 +61,7 @@ import numpy as np
 import jelu
 from common import OneLineParser, positive_float, positive_int, write_bytes_atomic
 import mlp
-from loop import GAINS, get_activation, inverted_dropout
+from loop import get_activation, init_params, inverted_dropout
 
 Activation = Callable[..., jax.Array]
 Params = dict[str, Any]
@@ -190,11 +190,6 @@ def e1_activation(name: str) -> Activation:
 
 
 # --------------------------------------------------------------------------- E1
-
-
-def init_params(key: jax.Array, sizes: Sequence[int], init: str) -> Params:
-    """The trainer's MLP initialization: "he" or "lecun" normal weights, zero biases."""
-    return mlp.init_params(key, tuple(sizes), gain=GAINS[init])
 
 
 def loss(params: Params, x: jax.Array, y: jax.Array, activation: Activation,
