@@ -77,6 +77,7 @@ underflows; the opaque mask ``-2`` (0x...fffe) clears one significand bit.
 
 from __future__ import annotations
 
+import functools
 import math
 from decimal import Decimal
 from fractions import Fraction
@@ -89,7 +90,7 @@ from jax import lax
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
-__all__ = ["elu", "selu", "celu"]
+__all__ = ["elu", "selu", "celu", "elu_plus_one"]
 
 Array = jax.Array
 
@@ -756,6 +757,27 @@ def _selu_jvp(primals, tangents):
 _selu.defjvp(_selu_jvp)
 
 
+# ---- ELU + 1
+
+
+@jax.custom_jvp
+def _elu_plus_one(x: Array) -> tuple[Array, Array]:
+    """``(elu(x) + 1, its derivative)``, both in x's dtype: ``x + 1`` and 1 for
+    ``x > 0``, ``exp(x)`` twice for ``x <= 0`` (elu's derivative, alpha = 1)."""
+    deriv = _elu(x, None)[1]
+    return jnp.where(x > 0, x + np.asarray(1, x.dtype), deriv), deriv
+
+
+def _elu_plus_one_jvp(primals, tangents):
+    # d f = f' dx;  d f' = [x <= 0] f' dx.
+    (x,), (x_dot,) = primals, tangents
+    value, deriv = _residuals(_elu_plus_one(x))
+    return (value, deriv), (deriv * x_dot, jnp.where(x > 0, 0, deriv) * x_dot)
+
+
+_elu_plus_one.defjvp(_elu_plus_one_jvp)
+
+
 # ---- CELU
 
 
@@ -1117,7 +1139,7 @@ def _celu_value(x: Array, alpha: Array | _Static) -> Array:
     return _celu(x, alpha)[0]
 
 
-@jax.jit(static_argnames="atype")
+@functools.partial(jax.jit, static_argnames="atype")
 def _elu_call(x: Array, alpha: Array | _Static | None, atype: Any) -> Array:
     dt, weak = _result_type(x, alpha, atype)
     x = x.astype(dt)
@@ -1132,7 +1154,13 @@ def _selu_call(x: Array) -> Array:
     return _weak(_selu(x.astype(dt))[0], weak)
 
 
-@jax.jit(static_argnames="atype")
+@jax.jit
+def _elu_plus_one_call(x: Array) -> Array:
+    dt, weak = _result_type(x, None, float)
+    return _weak(_elu_plus_one(x.astype(dt))[0], weak)
+
+
+@functools.partial(jax.jit, static_argnames="atype")
 def _celu_call(x: Array, alpha: Array | _Static, atype: Any) -> Array:
     dt, weak = _result_type(x, alpha, atype)
     x = x.astype(dt)
@@ -1298,3 +1326,48 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     if alpha is None:  # celu(x, 1) is elu(x, 1), derivatives included
         return _elu_call(x, None, atype)
     return _celu_call(x, alpha, atype)
+
+
+def elu_plus_one(x: ArrayLike) -> Array:
+    r"""``elu(x) + 1`` without cancellation: the positive feature map of linear attention.
+
+    Computes the element-wise function
+
+    .. math::
+      \phi(x) = \mathrm{elu}(x) + 1 = \begin{cases}
+        x + 1, & x > 0\\
+        \exp(x), & x \le 0
+      \end{cases}
+      \qquad
+      \phi'(x) = \begin{cases}
+        1, & x > 0\\
+        \exp(x), & x \le 0
+      \end{cases}
+
+    Written as ``jax.nn.elu(x) + 1``, the negative side is ``expm1(x) + 1``, a
+    difference that loses every bit of ``exp(x)`` once ``exp(x)`` is below half
+    an ULP of 1: in bfloat16 it is 0 from x = -6.25 down, and so is its
+    derivative, while a linear-attention normalizer divides by sums of these
+    features. Here ``exp(x)`` comes from jelu's kernel directly (the derivative
+    of :func:`elu`), so it is positive wherever ``exp(x)`` does not underflow
+    the dtype, and reverse mode keeps one array the size of ``x``.
+
+    Args:
+      x: input array or number: bfloat16, float16, float32 or float64, or an
+        integer or bool (promoted to a float as ``jax.nn.elu(x) + 1`` would be).
+
+    Returns:
+      An array of ``x``'s shape, with the dtype and weak type of
+      ``jax.nn.elu(x) + 1``.
+
+    Examples:
+      >>> import jax.numpy as jnp, jelu
+      >>> jelu.elu_plus_one(jnp.array([-20.0, 0.0, 2.0]))
+      Array([2.0611537e-09, 1.0000000e+00, 3.0000000e+00], dtype=float32)
+
+    References:
+      Katharopoulos, Vyas, Pappas, Fleuret, "Transformers are RNNs: Fast
+      Autoregressive Transformers with Linear Attention", ICML 2020.
+      https://arxiv.org/abs/2006.16236
+    """
+    return _elu_plus_one_call(_check_x(x, "elu_plus_one"))
