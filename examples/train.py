@@ -23,15 +23,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 
 import checkpoint as ckpt
 import hosts
+import jelu
 import loop
 from common import (EXIT_DIVERGED, EXIT_ENVIRONMENT, EXIT_INPUT, EXIT_INTERRUPTED,
                     EnvironmentFailure, InputError, OneLineParser, fail, positive_float,
                     positive_int)
 from input_pipeline import fits_on_devices, make_mesh, prepare_data
+from mlp import forward
 
 PROG = "train.py"
 
@@ -253,57 +256,87 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(args: argparse.Namespace, progress: Progress) -> int:
     """Check everything, then train, evaluate and write the outputs."""
     start = time.perf_counter()
+    writer = start_processes(args, progress)
+    out = Path(args.out)
+    data, config, state, optimizer = prepare(args, progress, writer)
+    if writer:
+        open_output_dir(args, out, progress)
+    progress.out, progress.kept = out, state.epoch or None
+    mesh = make_mesh()
+    stream = args.input == "stream" or (
+        args.input == "auto" and not fits_on_devices(data.x_train.nbytes, mesh))
+    state, params = train(args, progress, writer, data, config, state, optimizer, mesh, stream)
+    summary = summarize(args, state, params, data, config, mesh, stream)
+    write_outputs(args, progress, writer, state, data, config, summary, start)
+    progress.done()
+    if writer:
+        print(f"test_accuracy={summary['test_accuracy']:.4f} train_loss={summary['train_loss']:.4f} "
+              f"steps={state.step} seconds={summary['seconds']:.1f} devices={summary['devices']} "
+              f"input={summary['input']} activation={args.activation} dtype={args.dtype} out={out}",
+              flush=True)
+    return 0
+
+
+def start_processes(args: argparse.Namespace, progress: Progress) -> bool:
+    """Start JAX (many hosts: join the others, start the watchdog); True if this process writes files."""
     check_args(args)
     hosts.start_jax(args.coordinator_address, args.num_processes, args.process_id)
-    import jax
-
     progress.out = Path(args.out)
     if args.num_processes is not None and int(args.num_processes) > 1:
         progress.watchdog = hosts.Watchdog(args.coordinator_address.rsplit(":", 1)[0],
                                            int(args.process_id), int(args.num_processes),
                                            progress.lost_host_message)
+    return jax.process_index() == 0
 
-    writer = jax.process_index() == 0  # on many hosts, only the first writes files
-    out = Path(args.out)
-    export_path = Path(args.export) if args.export else None
+
+def prepare(args: argparse.Namespace, progress: Progress, writer: bool):
+    """(data, config, state to start from, optimizer), once every process's input checks passed."""
     error: Exception | None = None
     data = None
     try:
         if writer:
-            ckpt.check_output_dir(out)
-            if export_path is not None:
-                ckpt.check_export_path(export_path, out)
-            if out.is_dir():
-                progress.lock = ckpt.OutputLock(out)
-                found = ckpt.existing_results(out)
-                if found and not (args.resume or args.overwrite):
-                    raise InputError(f"--out {out} holds another run's results ({', '.join(found)}): "
-                                     "continue it with --resume, start afresh with --overwrite, "
-                                     "or choose another --out")
+            check_output(args, progress)
         quiet = args.quiet or not writer
         data = train_data(args, log=lambda s: quiet or print(f"{PROG}: {s}", file=sys.stderr))
-        config, state, optimizer = initial_state(args, data, out)
+        config, state, optimizer = initial_state(args, data, Path(args.out))
     except (InputError, EnvironmentFailure) as e:
         error = e
     progress.agree(error, data.sha256 if data is not None else "")
+    return data, config, state, optimizer
 
-    if writer:
-        ckpt.create_output_dir(out)  # the first write: every input check has passed
-        progress.lock = progress.lock or ckpt.OutputLock(out)
-        if args.overwrite:
-            ckpt.clear_results(out)
-        else:
-            ckpt.remove_stale_temp_files(out)
-    progress.out, progress.kept = out, state.epoch or None
 
-    mesh = make_mesh()
-    n_train = len(data.y_train)
-    stream = args.input == "stream" or (
-        args.input == "auto" and not fits_on_devices(data.x_train.nbytes, mesh))
-    steps = n_train // args.batch_size
+def check_output(args: argparse.Namespace, progress: Progress) -> None:
+    """The writer's checks of --out (locked if it exists) and --export, before anything is written."""
+    out = Path(args.out)
+    ckpt.check_output_dir(out)
+    if args.export:
+        ckpt.check_export_path(Path(args.export), out)
+    if out.is_dir():
+        progress.lock = ckpt.OutputLock(out)
+        found = ckpt.existing_results(out)
+        if found and not (args.resume or args.overwrite):
+            raise InputError(f"--out {out} holds another run's results ({', '.join(found)}): "
+                             "continue it with --resume, start afresh with --overwrite, "
+                             "or choose another --out")
+
+
+def open_output_dir(args: argparse.Namespace, out: Path, progress: Progress) -> None:
+    """The first write, once every check passed: --out created, locked, cleared or tidied."""
+    ckpt.create_output_dir(out)
+    progress.lock = progress.lock or ckpt.OutputLock(out)
+    if args.overwrite:
+        ckpt.clear_results(out)
+    else:
+        ckpt.remove_stale_temp_files(out)
+
+
+def train(args: argparse.Namespace, progress: Progress, writer: bool, data: Any,
+          config: dict[str, Any], state: loop.TrainState, optimizer: Any, mesh: Any,
+          stream: bool) -> tuple[loop.TrainState, Any]:
+    """Run the epochs (``loop.fit``), checkpointing each; (final host state, device parameters)."""
+    out = Path(args.out)
+    steps = len(data.y_train) // args.batch_size
     report = Reporter(args, args.epochs * steps, state.epoch * steps, show=writer)
-    activation = loop.get_activation(args.activation)
-    dtype = loop.DTYPES[args.dtype]
     dropout = loop.make_dropout(args.activation, args.dropout)
     dropout_key = loop.dropout_key(args.seed) if dropout is not None else None
 
@@ -322,9 +355,10 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
 
     try:
         state, params = loop.fit(
-            state, data, activation=activation, optimizer=optimizer, batch_size=args.batch_size,
-            epochs=args.epochs, mesh=mesh, stream=stream, on_epoch=on_epoch, progress=report.steps,
-            dropout=dropout, dropout_key=dropout_key, dtype=dtype)
+            state, data, activation=loop.get_activation(args.activation), optimizer=optimizer,
+            batch_size=args.batch_size, epochs=args.epochs, mesh=mesh, stream=stream,
+            on_epoch=on_epoch, progress=report.steps, dropout=dropout, dropout_key=dropout_key,
+            dtype=loop.DTYPES[args.dtype])
     except loop.TrainingDiverged:  # every process sees the same (replicated) loss
         progress.done()
         raise
@@ -332,11 +366,17 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         report.close()
     if args.resume and writer:
         ckpt.write_metrics(out / ckpt.METRICS_NAME, state.history)  # drop rows beyond the checkpoint
+    return state, params
 
+
+def summarize(args: argparse.Namespace, state: loop.TrainState, params: Any, data: Any,
+              config: dict[str, Any], mesh: Any, stream: bool) -> dict[str, Any]:
+    """summary.json's contents: test loss and accuracy, last epoch, config, versions (seconds: 0)."""
     test_loss, test_acc = loop.evaluate_set(params, data.x_test, data.y_test,
-                                            activation=activation, mesh=mesh, dtype=dtype)
+                                            activation=loop.get_activation(args.activation),
+                                            mesh=mesh, dtype=loop.DTYPES[args.dtype])
     last = state.history[-1]
-    summary = {
+    return {
         "test_accuracy": test_acc, "test_loss": test_loss,
         "train_loss": last["train_loss"], "train_accuracy": last["train_accuracy"],
         "val_accuracy": last["val_accuracy"], "steps": state.step, "epochs": state.epoch,
@@ -344,41 +384,45 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         "processes": jax.process_count(), "input": "stream" if stream else "device",
         "seed": args.seed, "learned_alpha": alpha_stats(state.params), "config": config,
         "classes": data.classes,
-        "sizes": {"train": n_train, "val": len(data.y_val), "test": len(data.y_test)},
+        "sizes": {"train": len(data.y_train), "val": len(data.y_val), "test": len(data.y_test)},
         "dtype": args.dtype, "platform": jax.devices()[0].platform,
-        "jelu_version": loop.jelu.__version__,
+        "jelu_version": jelu.__version__,
         "jax_version": jax.__version__,
     }
+
+
+def write_outputs(args: argparse.Namespace, progress: Progress, writer: bool,
+                  state: loop.TrainState, data: Any, config: dict[str, Any],
+                  summary: dict[str, Any], start: float) -> None:
+    """The writer writes the plot, the export and summary.json; every process agrees it worked."""
     failure = None
     if writer:
+        out = Path(args.out)
         try:
             if args.plot:
                 ckpt.write_bytes_atomic(out / ckpt.PLOT_NAME, ckpt.plot_curves(state.history))
-            if export_path is not None:
-                blob = ckpt.export_predict(
-                    lambda p, x: loop.mlp.forward(p, x, activation, dtype=dtype)[0],
-                    state.params, data.mean, data.std, data.classes)
-                ckpt.write_bytes_atomic(export_path, blob)
-                ckpt.write_json(ckpt.export_metadata_path(export_path),
-                                ckpt.export_metadata(args.dtype, config, data.classes))
+            if args.export:
+                write_export(args, Path(args.export), state, data, config)
             summary["seconds"] = time.perf_counter() - start
             ckpt.write_json(out / ckpt.SUMMARY_NAME, summary)
         except EnvironmentFailure as e:
             failure = e
     progress.agree(failure)
-    progress.done()
-    if writer:
-        print(f"test_accuracy={test_acc:.4f} train_loss={summary['train_loss']:.4f} "
-              f"steps={state.step} seconds={summary['seconds']:.1f} devices={summary['devices']} "
-              f"input={summary['input']} activation={args.activation} dtype={args.dtype} out={out}",
-              flush=True)
-    return 0
+
+
+def write_export(args: argparse.Namespace, path: Path, state: loop.TrainState, data: Any,
+                 config: dict[str, Any]) -> None:
+    """The trained predict function (jax.export) at ``path``, and its metadata beside it."""
+    activation, dtype = loop.get_activation(args.activation), loop.DTYPES[args.dtype]
+    blob = ckpt.export_predict(lambda p, x: forward(p, x, activation, dtype=dtype)[0],
+                               state.params, data.mean, data.std, data.classes)
+    ckpt.write_bytes_atomic(path, blob)
+    ckpt.write_json(ckpt.export_metadata_path(path),
+                    ckpt.export_metadata(args.dtype, config, data.classes))
 
 
 def train_data(args: argparse.Namespace, log) -> Any:
     """The prepared data set, checked against the flags and the devices."""
-    import jax
-
     data = prepare_data(args.data, args.seed, log)
     n_train, n_devices = len(data.y_train), jax.device_count()
     if args.batch_size > n_train:
@@ -392,8 +436,6 @@ def train_data(args: argparse.Namespace, log) -> Any:
 
 def initial_state(args: argparse.Namespace, data: Any, out: Path):
     """(config, the state to start from, optimizer): fresh, or restored with --resume."""
-    import jax
-
     optimizer = loop.make_optimizer(args.optimizer, args.lr)
     config = {
         "activation": args.activation, "depth": args.depth, "width": args.width,
