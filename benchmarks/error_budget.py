@@ -66,7 +66,9 @@ import numpy as np
 from mpmath import iv
 
 from benchmarks import _common, fit_poly
-from jelu import activations as A
+from jelu import _constants as consts
+from jelu import _multiplier as mult
+from jelu.activations import ALPHA_RANGE
 
 SCRIPT = "error_budget"
 mpf = mpmath.mpf
@@ -115,8 +117,8 @@ class Fmt(NamedTuple):
         return float(np.asarray(v, self.k.dtype))
 
 
-F32 = Fmt("float32", 24, -126, 2.0**-11, A._F32)
-F64 = Fmt("float64", 53, -1022, 2.0**-26, A._F64)
+F32 = Fmt("float32", 24, -126, 2.0**-11, consts.F32)
+F64 = Fmt("float64", 53, -1022, 2.0**-26, consts.F64)
 
 
 def up(x) -> float:
@@ -244,7 +246,7 @@ def celu_arg(F) -> Arg:
 def reach(F) -> float:
     """R >= |r|, |r_true|: k = round(t), t = opaque(u INV_LN2) (1.5 ulp; INV_LN2 rounded), so
     |u - k ln2| <= ln2/2 + ln2 |t - u/ln2|; plus celu's u_lo, r's rounding, lo's error."""
-    um, inv = u_max(F), iv.mpf(F.fx(A._INV_LN2))
+    um, inv = u_max(F), iv.mpf(F.fx(consts.INV_LN2))
     t_err = um * abs(inv - 1 / LN2) + 3 * F.hu(um * mag(inv) * (1 + F.u))
     kabs = math.ceil(um / math.log(2)) + 1
     extra = (celu_arg(F).ulo * abs(F.k.celu_min) + 2 * F.hu(0.5)
@@ -267,8 +269,8 @@ def dw_mul_eta(F, kap, kap2, rest, hi, c1):
 def mults(F) -> dict:
     u, b = F.u, F.beta
     out = {"alpha": dw_mul_eta(F, 0, 0, b, 1, 1 + b)}  # C = m = c1 + c2 exactly (lo None)
-    c = A._const_scale(A._SELU_SCALE_ALPHA, F.k.dtype)  # selu: the kernel's hi, lo, halves, rest
-    C = Fraction(Decimal(A._SELU_SCALE_ALPHA))  # the 32 digits, taken as exact
+    c = mult.constant_multiplier(consts.SELU_SCALE_ALPHA_DIGITS, F.k.dtype)  # selu: the kernel's hi, lo, halves, rest
+    C = Fraction(Decimal(consts.SELU_SCALE_ALPHA_DIGITS))  # the 32 digits, taken as exact
     hi, lo, c1 = (Fraction(float(v)) for v in (c.hi, c.lo, c.parts[0]))
     rest = Fraction(float(np.asarray(c.parts[1] + c.lo, F.k.dtype)))
     rel = [abs(q) / C for q in (C - c1 - rest, C - hi, rest, hi, c1)]
@@ -453,7 +455,7 @@ def c_value(F):
     """selu, x > 0: x1 c1 + ((x1 - x)(-c1) + opaque(x rest)), lambda ~ c1 + c2 + lo, rest =
     RN(c2 + lo): x1 - x = -x2 exact (the split's low part), x2 c1 and x1 c1 exact (halves),
     the inner sum rn, the outer sum the final rounding; tiny x scaled by 2^64 and back exactly."""
-    c, lam = A._const_scale(A._SELU_SCALE, F.k.dtype), Fraction(Decimal(A._SELU_SCALE))
+    c, lam = mult.constant_multiplier(consts.SELU_SCALE_DIGITS, F.k.dtype), Fraction(Decimal(consts.SELU_SCALE_DIGITS))
     c1 = Fraction(float(c.parts[0]))
     rest = Fraction(float(np.asarray(c.parts[1] + c.lo, F.k.dtype)))
     kap, rr, cr = (mag(ivq(abs(q) / lam)) for q in (lam - c1 - rest, rest, c1))
@@ -512,7 +514,7 @@ def analyse(F: Fmt, n: int) -> dict:
     ln2 = math.log(2)
     kmin = -math.ceil(u_max(F) / ln2 + 0.5 + 1e-3)  # the clamps' k
     kcel = -math.ceil(abs(F.k.celu_min) / ln2 + 0.5 + 1e-3)
-    kf2 = F.emin - math.ceil(-math.log2(A.ALPHA_RANGE["celu"][0])) - 1  # f'' normal (alpha >= 1e-6)
+    kf2 = F.emin - math.ceil(-math.log2(ALPHA_RANGE["celu"][0])) - 1  # f'' normal (alpha >= 1e-6)
     checks(F, kmin)
     arg, M, out, R = celu_arg(F), mults(F), {"_byk": {p: [] for p in PATHS}}, reach(F)
 

@@ -35,20 +35,21 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-__all__ = ["alpha_dropout", "feature_alpha_dropout"]
+__all__ = ["alpha_dropout", "feature_alpha_dropout", "affine_correction"]
 
 Array = jax.Array
 
-from jelu.activations import _SELU_ALPHA, _SELU_SCALE  # SELU's constants to 32 digits
-from jelu.activations import _compute_dtype, _weak
+
+from jelu._checks import as_weak_type
+from jelu._constants import SELU_ALPHA_DIGITS, SELU_SCALE_DIGITS, compute_dtype
 
 with localcontext() as _ctx:
     _ctx.prec = 40
     #: SELU's negative saturation value, -lambda * alpha, rounded once to float64.
-    ALPHA_PRIME: float = float(-Decimal(_SELU_SCALE) * Decimal(_SELU_ALPHA))
+    ALPHA_PRIME: float = float(-Decimal(SELU_SCALE_DIGITS) * Decimal(SELU_ALPHA_DIGITS))
 
 
-def _affine(rate: float) -> tuple[float, float, float]:
+def affine_correction(rate: float) -> tuple[float, float, float]:
     """``(a, b, a * alpha' + b)`` for a Python ``rate`` in ``[0, 1)``, in float64.
 
     ``v = q + alpha'^2 q (1 - q)`` with ``q = 1 - rate`` has no cancellation
@@ -81,10 +82,10 @@ def _traced_affine(rate: Array, dtype: Any) -> tuple[Array, Array, Array, Array]
 
 def _combine(key: Array, x: Array, q: Any, a: Any, b: Any, c: Any, mask_shape: tuple[int, ...]) -> Array:
     """``where(keep, a x + b, c)`` with ``keep ~ Bernoulli(q)`` of ``mask_shape``, in the compute dtype."""
-    ct = _compute_dtype(x.dtype)
+    ct = compute_dtype(x.dtype)
     keep = jax.random.bernoulli(key, q, mask_shape)
     y = jnp.where(keep, x.astype(ct) * a + b, c)
-    return _weak(y.astype(x.dtype), jax.typeof(x).weak_type)
+    return as_weak_type(y.astype(x.dtype), jax.typeof(x).weak_type)
 
 
 @partial(jax.jit, static_argnames=("q", "a", "b", "c", "mask_shape"))
@@ -94,14 +95,14 @@ def _static_call(key, x, *, q, a, b, c, mask_shape):
 
 @partial(jax.jit, static_argnames=("mask_shape",))
 def _traced_call(key, x, rate, *, mask_shape):
-    q, a, b, c = _traced_affine(rate, _compute_dtype(x.dtype))
+    q, a, b, c = _traced_affine(rate, compute_dtype(x.dtype))
     return _combine(key, x, q, a, b, c, mask_shape)
 
 
 @partial(jax.jit, static_argnames=("mask_shape",))
 def _zeros_call(x, *, mask_shape):
     del mask_shape
-    return _weak(jnp.zeros_like(x), jax.typeof(x).weak_type)
+    return as_weak_type(jnp.zeros_like(x), jax.typeof(x).weak_type)
 
 
 # --------------------------------------------------------------------------
@@ -219,7 +220,7 @@ def _dropout(key: Any, x: Any, rate: Any, deterministic: Any, broadcast_dims: An
     if isinstance(rate, float):
         if rate == 1.0:
             return _zeros_call(x, mask_shape=mask_shape)
-        a, b, c = _affine(rate)
+        a, b, c = affine_correction(rate)
         return _static_call(key, x, q=1.0 - rate, a=a, b=b, c=c, mask_shape=mask_shape)
     return _traced_call(key, x, rate, mask_shape=mask_shape)
 

@@ -13,6 +13,9 @@ their own builds and platforms too. It never calls the code under test.
 * :func:`all_bit_patterns` (every finite 16-bit value) and
   :func:`float32_sample` (a dense float32 sample of the hard regions).
 
+The NumPy-only rounding and counting (``round_to``, ``ulp_distance``, ...) live
+in ``jelu._rounding`` and are re-exported here.
+
 How a reference is made: the function is computed in float64 with a proven
 bound on its relative error, then rounded once to the target dtype by integer
 arithmetic (no double rounding through float32; for float32, numpy's cast,
@@ -37,11 +40,20 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError('jelu.testing needs mpmath; install it with: pip install "jelu[testing]"') from e
 
-from jelu.activations import _SELU_ALPHA as SELU_ALPHA_DIGITS
-from jelu.activations import _SELU_SCALE as SELU_SCALE_DIGITS
+from jelu._constants import SELU_ALPHA_DIGITS, SELU_SCALE_DIGITS
+from jelu._rounding import (
+    BITS,
+    FORMATS,
+    all_bit_patterns,
+    from_ordinal,
+    round_to,
+    round_to_by_integers,
+    to_ordinal,
+    ulp_distance,
+)
 
 __all__ = [
-    "SELU_ALPHA", "SELU_SCALE", "SELU_ALPHA_DIGITS", "SELU_SCALE_DIGITS", "F64_REL_ERR", "CASES",
+    "SELU_ALPHA", "SELU_SCALE", "SELU_ALPHA_DIGITS", "SELU_SCALE_DIGITS", "F64_REL_ERR", "CASES", "FORMATS", "BITS",
     "all_bit_patterns", "as_alpha", "celu_alpha_derivative", "celu_partial", "compare",
     "correctly_rounded", "correctly_rounded_any_alpha", "derivative", "f64_celu_dalpha1",
     "f64_formula", "f64_rel_err", "float32_sample", "measure", "mp_formula", "round_exact",
@@ -53,47 +65,9 @@ __all__ = [
 SELU_ALPHA, SELU_SCALE = float(SELU_ALPHA_DIGITS), float(SELU_SCALE_DIGITS)
 
 
-# (mantissa bits incl. the implicit one, minimum normal exponent, max finite)
-FORMATS = {
-    np.dtype(ml_dtypes.bfloat16): (8, -126, float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)),
-    np.dtype(np.float16): (11, -14, 65504.0),
-    np.dtype(np.float32): (24, -126, float(np.finfo(np.float32).max)),
-}
-BITS = {2: np.uint16, 4: np.uint32, 8: np.uint64}
-
 # float64 relative error bound of `f64_formula` (a few roundings of numpy's
 # expm1/exp, which glibc computes to < 1 ULP, plus the constants): generous.
 F64_REL_ERR = 64 * 2.0**-53
-
-
-def _cast_rounds_to_nearest_even() -> bool:
-    """Whether numpy's float64 -> float32 cast rounds half to even, keeps subnormals
-    and overflows to inf here (IEEE 754 defaults; not so under flush-to-zero)."""
-    v = np.array([1 + 2.0**-24, 1 + 3 * 2.0**-24, 2.0**-149, 3 * 2.0**-150, 2.0**128, -(2.0**-126) * 1.5])
-    want = np.array([1.0, 1 + 2.0**-22, 2.0**-149, 2.0**-148, np.inf, -(2.0**-126) * 1.5])
-    with np.errstate(over="ignore"):
-        return bool(np.array_equal(v.astype(np.float32).astype(np.float64), want))
-
-
-def round_to(v: np.ndarray, dtype) -> np.ndarray:
-    """Round float64 ``v`` to ``dtype`` correctly (half to even), as float64."""
-    v = np.asarray(v, np.float64)
-    if np.dtype(dtype) == np.float32 and _cast_rounds_to_nearest_even():
-        with np.errstate(over="ignore", invalid="ignore"):  # the same rounding, in one pass
-            return v.astype(np.float32).astype(np.float64)
-    return round_to_by_integers(v, dtype)
-
-
-def round_to_by_integers(v: np.ndarray, dtype) -> np.ndarray:
-    """``round_to`` by integer arithmetic on the scaled significand (any format)."""
-    p, emin, fmax = FORMATS[np.dtype(dtype)]
-    with np.errstate(invalid="ignore", over="ignore"):
-        _, e = np.frexp(v)  # v = m 2^e, 0.5 <= |m| < 1
-        e = np.maximum(e, emin + 1)  # subnormals share the smallest exponent
-        scaled = np.ldexp(v, p - e)  # exact: a power-of-two scaling
-        out = np.ldexp(np.rint(scaled), e - p)
-        out = np.where(np.abs(out) > fmax, np.copysign(np.inf, v), out)
-    return np.where(np.isfinite(v), out, v)
 
 
 def mp_formula(name: str, order: int, x: float, alpha: float) -> mpmath.mpf:
@@ -177,38 +151,13 @@ def correctly_rounded(name: str, order: int, x: np.ndarray, dtype, alpha: float 
 
 def round_exact(exact: mpmath.mpf, dtype) -> float:
     """Round an mpmath value to ``dtype``: the nearest of three candidates."""
-    c = _ordered(round_to(np.array([float(exact)]), dtype), dtype)[0]
-    cands = _unordered(np.array([c - 1, c, c + 1]), dtype)
+    c = to_ordinal(round_to(np.array([float(exact)]), dtype), dtype)[0]
+    cands = from_ordinal(np.array([c - 1, c, c + 1]), dtype)
     errs = [abs(mpmath.mpf(float(v)) - exact) for v in cands]
     best = min(range(3), key=lambda k: errs[k])
     if errs[best] == errs[1]:  # an exact tie (only at trivial points): keep half-even
         best = 1
     return float(cands[best])
-
-
-def _ordered(a: np.ndarray, dtype) -> np.ndarray:
-    """Map ``dtype`` values to integers that count representable values (0 -> 0)."""
-    dtype = np.dtype(dtype)
-    nbits = 8 * dtype.itemsize
-    bits = np.asarray(a, np.float64).astype(dtype).view(BITS[dtype.itemsize]).astype(np.int64)
-    mag = bits & ((1 << (nbits - 1)) - 1)
-    return np.where(bits >> (nbits - 1) == 1, -mag, mag)
-
-
-def _unordered(k: np.ndarray, dtype) -> np.ndarray:
-    """Inverse of ``_ordered``, as float64."""
-    dtype = np.dtype(dtype)
-    nbits = 8 * dtype.itemsize
-    bits = np.where(k < 0, (1 << (nbits - 1)) | -k, k).astype(BITS[dtype.itemsize])
-    return bits.view(dtype).astype(np.float64)
-
-
-def ulp_distance(y: np.ndarray, ref: np.ndarray, dtype) -> np.ndarray:
-    """Number of representable ``dtype`` values between y and ref (0 = equal).
-
-    Works for bfloat16, float16, float32 and float64 (as float64 counts).
-    """
-    return np.abs(_ordered(y, dtype).astype(np.float64) - _ordered(ref, dtype).astype(np.float64))
 
 
 def float32_sample(seed: int = 0) -> np.ndarray:
@@ -225,14 +174,6 @@ def float32_sample(seed: int = 0) -> np.ndarray:
         np.exp(rng.uniform(np.log(1e-37), np.log(3e38), 50_000)),
     ]
     return np.concatenate(parts).astype(np.float32).astype(np.float64)
-
-
-def all_bit_patterns(dtype) -> np.ndarray:
-    """Every finite value of a 16-bit dtype, as float64."""
-    dtype = np.dtype(dtype)
-    with np.errstate(invalid="ignore"):  # bfloat16 NaN patterns warn when cast
-        values = np.arange(2**16, dtype=np.uint16).view(dtype).astype(np.float64)
-    return values[np.isfinite(values)]
 
 
 # --------------------------------------------------------------------------
@@ -325,7 +266,6 @@ def compare(x: np.ndarray, y: np.ndarray, ref: np.ndarray, dtype) -> dict:
         "subnormal_points": int(sub.sum()),
         "subnormal_ok": bool(np.all((y[sub] == ref[sub]) | (y[sub] == 0) | (np.abs(y[sub]) < tiny) | (np.abs(x[sub]) < tiny))),
     }
-
 
 
 # --------------------------------------------------------------------------

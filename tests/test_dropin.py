@@ -172,7 +172,7 @@ def test_elu_infinite_alpha_agrees_with_jax_nn_where_it_is_right():
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=(
     "known limitation: for 16-bit x, reverse mode keeps the kernel's outputs behind an "
-    "optimization barrier (activations._residuals), whose transpose instantiates a zero "
+    "optimization barrier (jelu._jvp.materialize), whose transpose instantiates a zero "
     "cotangent for f; d2f/dx2 by grad of grad then meets inf * 0 = NaN for x <= 0 when "
     "alpha = +-inf. Forward over reverse (jacfwd(grad)) and nested jvp give inf."))
 @pytest.mark.parametrize("dtype", [ml_dtypes.bfloat16, np.float16], ids=["bfloat16", "float16"])

@@ -63,7 +63,7 @@ KEY = jax.random.key(42)
                          + [pytest.param(r, marks=pytest.mark.slow) for r in (0.05, 0.1, 0.5, 0.9)])
 def test_affine_correction_matches_the_papers_closed_form(rate):
     a, b, c = (float(v) for v in paper_affine(rate))
-    got = jd._affine(rate)
+    got = jd.affine_correction(rate)
     np.testing.assert_allclose(got, (a, b, c), rtol=4e-16, atol=0)
     assert jd.ALPHA_PRIME == float(ALPHA_PRIME)
 
@@ -71,7 +71,7 @@ def test_affine_correction_matches_the_papers_closed_form(rate):
 @pytest.mark.parametrize("rate", [RATES[0]] + [pytest.param(r, marks=pytest.mark.slow) for r in RATES[1:]])
 def test_mean_0_variance_1_is_the_fixed_point_exactly(rate):
     """With SELU's exact moments: E[y] = 0 and E[y^2] = 1 to float64 precision of a, b."""
-    a, b, c = (mpmath.mpf(v) for v in jd._affine(rate))
+    a, b, c = (mpmath.mpf(v) for v in jd.affine_correction(rate))
     q = 1 - mpmath.mpf(rate)
     m1, m2 = selu_moment(1), selu_moment(2)
     mean = q * (a * m1 + b) + (1 - q) * c

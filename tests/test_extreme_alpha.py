@@ -183,14 +183,15 @@ def test_elu_clamp_rounds_to_zero_where_subnormals_are_kept(dtype):
     for the largest alpha of every exponent (mpmath, 60 digits)."""
     import mpmath
 
-    from jelu.activations import _alpha_scale, _elu_lowest
+    from jelu._kernel import elu_lowest
+    from jelu._multiplier import traced_alpha_multiplier
 
     info = np.finfo(dtype)
     half_tiniest = mpmath.mpf(2) ** (info.minexp - info.nmant - 1)
     exps = np.arange(info.minexp, 100)
     alphas = np.nextafter(np.ldexp(np.ones(exps.size, dtype), exps + 1), dtype(0)).astype(dtype)
     with jax.enable_x64(dtype == np.float64):
-        lowest = np.asarray(jax.vmap(lambda a: _elu_lowest(_alpha_scale(a), a.dtype))(jnp.asarray(alphas)))
+        lowest = np.asarray(jax.vmap(lambda a: elu_lowest(traced_alpha_multiplier(a), a.dtype))(jnp.asarray(alphas)))
     assert lowest.dtype == dtype
     with mpmath.workdps(60):
         worst = max(mpmath.mpf(float(a)) * mpmath.exp(mpmath.mpf(float(lo))) / half_tiniest

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 from benchmarks import fit_poly
-from jelu import activations as A
+from jelu import _constants as consts
 
 
 def _fit_poly():
     return fit_poly
 
 
-# The budgets are the figures the module docstring of jelu/activations.py quotes.
-@pytest.mark.parametrize("dtype,fmt,bound", [(np.float32, A._F32, -29.1), (np.float64, A._F64, -59.3)],
+# The budgets are the figures the module docstring of jelu/_kernel.py quotes.
+@pytest.mark.parametrize("dtype,fmt,bound", [(np.float32, consts.F32, -29.1), (np.float64, consts.F64, -59.3)],
                          ids=["float32", "float64"])
 def test_coefficients_are_the_scripts(dtype, fmt, bound):
     fp = _fit_poly()
@@ -54,8 +54,8 @@ def _check_brackets(fp, coeffs, dtype_name, r_max):
     return bound
 
 
-@pytest.mark.parametrize("dtype,fmt,r_max", [(np.float32, A._F32, None), (np.float64, A._F64, None),
-                                             (np.float32, A._F32, 0.25)],
+@pytest.mark.parametrize("dtype,fmt,r_max", [(np.float32, consts.F32, None), (np.float64, consts.F64, None),
+                                             (np.float32, consts.F32, 0.25)],
                          ids=["float32", "float64", "float32-interior-max"])
 def test_rigorous_bound_is_a_tight_bound(dtype, fmt, r_max):
     """bound >= the error at each of 4,001 points, and <= 1.1x their max; at
@@ -63,7 +63,7 @@ def test_rigorous_bound_is_a_tight_bound(dtype, fmt, r_max):
     _check_brackets(_fit_poly(), list(fmt.poly), np.dtype(dtype).name, r_max)
 
 
-@pytest.mark.parametrize("dtype,fmt,power", [(np.float32, A._F32, 0), (np.float64, A._F64, 5)],
+@pytest.mark.parametrize("dtype,fmt,power", [(np.float32, consts.F32, 0), (np.float64, consts.F64, 5)],
                          ids=["float32-r^0", "float64-r^5"])
 def test_rigorous_bound_grows_with_a_perturbed_coefficient(dtype, fmt, power):
     """Coefficient of r^power times (1 + 1e-4): the bound still brackets the grid
@@ -88,7 +88,7 @@ def test_rigorous_bound_grows_with_a_perturbed_coefficient(dtype, fmt, power):
 def test_rigorous_bound_rejects_bad_r_max(capsys):
     fp = _fit_poly()
     with pytest.raises(ValueError):
-        fp.rigorous_bound(list(A._F32.poly), "float32", 3.0)
+        fp.rigorous_bound(list(consts.F32.poly), "float32", 3.0)
     with pytest.raises(SystemExit) as info:
         fp.main(["--r-max", "0"])
     assert info.value.code == 2
@@ -110,20 +110,20 @@ def test_hex_constants_in_the_module_docstring_are_the_kernels():
     import re
     from decimal import Decimal
 
-    doc = A.__doc__
+    doc = consts.__doc__
 
     def short_hex(v: float) -> str:  # float.hex without the trailing zero digits
         return re.sub(r"\.?0+p", "p", float(v).hex())
 
-    for name in ("_SELU_SCALE", "_SELU_SCALE_ALPHA"):
-        value = getattr(A, name)
+    for name in ("SELU_SCALE_DIGITS", "SELU_SCALE_ALPHA_DIGITS"):
+        value = getattr(consts, name)
         for dtype in (np.float32, np.float64):
             hi = float(np.asarray(float(value), dtype))
             lo = float(np.asarray(float(Decimal(value) - Decimal(hi)), dtype))
             for part in (hi, lo):
                 text = short_hex(part)
                 assert text in doc, f"{name} {dtype.__name__}: {text} not in the docstring"
-    for fmt in (A._F32, A._F64):
+    for fmt in (consts.F32, consts.F64):
         assert short_hex(fmt.xmin) in doc
         assert short_hex(1.5 * 2.0**fmt.mant) in doc
     for text in re.findall(r"-?0x[0-9a-f.]+p[+-]\d+", doc):

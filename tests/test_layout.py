@@ -102,3 +102,42 @@ def test_the_examples_have_no_import_cycle_and_mlp_stands_alone():
 
 def test_the_tiny_trainer_fits_on_a_screen_or_two():
     assert len((ROOT / "examples" / "mlp.py").read_text().splitlines()) <= 120
+
+
+def _reaches_into(path: Path) -> list[str]:
+    """The underscore names of jelu modules that ``path`` imports or reads as attributes.
+
+    A private module (``jelu._kernel``) may be imported; the names inside it
+    that other modules use have no leading underscore. Dunder names are not
+    private names.
+    """
+    found, aliases = [], {}
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "jelu" and not node.level:
+            for alias in node.names:
+                is_module = (ROOT / (node.module or "").replace(".", "/") / f"{alias.name}.py").exists()
+                if is_module:
+                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                elif alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"from {node.module} import {alias.name}")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("jelu") and alias.asname:
+                    aliases[alias.asname] = alias.name
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
+                and node.attr.startswith("_") and not node.attr.startswith("__")):
+            found.append(f"{aliases[node.value.id]}.{node.attr}")
+    return found
+
+
+def test_no_module_reaches_into_another_modules_underscore_names():
+    offenders = [f"{p.relative_to(ROOT)}: {name}" for p in python_files() for name in _reaches_into(p)]
+    assert offenders == []
+
+
+def test_jelu_modules_say_what_they_hold_and_fit_in_500_lines():
+    for path in sorted((ROOT / "jelu").glob("*.py")):
+        text = path.read_text()
+        assert len(text.splitlines()) <= 500, path.name
+        assert ast.get_docstring(ast.parse(text)), f"{path.name} has no module docstring"
