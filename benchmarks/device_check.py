@@ -68,6 +68,7 @@ import numpy as np
 
 import jelu
 from benchmarks import _common
+from benchmarks._device_check_report import markdown
 from jelu.testing import CASES, all_bit_patterns, compare, correctly_rounded, derivative, float32_sample
 
 SCRIPT = "device_check"
@@ -419,7 +420,7 @@ def trainer_section(epochs: int | None, timeout_s: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------
-# Report
+# Report (rendered by benchmarks._device_check_report)
 # --------------------------------------------------------------------------
 
 
@@ -430,108 +431,6 @@ def environment(argv: Sequence[str], quick: bool, sizes: Sizes) -> dict[str, Any
     meta = _common.describe_machine(SCRIPT, argv)
     meta["versions"] |= {"ml_dtypes": ml_dtypes.__version__, "mpmath": mpmath.__version__}
     return meta | {"quick": quick, "sizes": asdict(sizes)}
-
-
-def _order_cells(rows: list[dict[str, Any]], fmt: Callable[[dict[str, Any]], str]) -> dict[tuple[str, str], list[str]]:
-    table: dict[tuple[str, str], list[str]] = {}
-    for r in rows:
-        table.setdefault((r["case"], r["dtype"]), []).append(fmt(r))
-    return table
-
-
-def markdown(result: dict[str, Any]) -> str:
-    """The report as markdown: the machine, then one table per section run."""
-    meta = result["meta"]
-    v = meta["versions"]
-    lines = [
-        f"# jelu device check: {meta['device_kind']} ({meta['platform']})",
-        "",
-        f"Device `{meta['device']}`, {meta['device_count']} device(s); host CPU {meta['cpu_model']}, "
-        f"{meta['cpus_available']} CPUs; jax {v['jax']}, jaxlib {v['jaxlib']}, numpy {v['numpy']}, "
-        f"jelu {v['jelu']}; {meta['date']}.",
-        f"Command: `{meta['command']}`; {meta['total_seconds']:.0f} s in all. "
-        f"Checks: **{'PASS' if result['passed'] else 'FAIL'}**"
-        + ("." if result.get("complete", True) else " so far (run incomplete: later sections missing)."),
-    ]
-    sec = result["sections"]
-    if "accuracy" in sec:
-        s = sec["accuracy"]
-        lines += ["", f"## 1. Accuracy ({s['status']}, {s['seconds']:.0f} s)", ""]
-        if "rows" in s:
-            pts = ", ".join(f"{d} {n:,}" for d, n in s["points"].items())
-            lines += [f"Correctly rounded references (jelu.testing); inputs: {pts}. "
-                      "Cell: max ULP / results not correctly rounded (share). Subnormal inputs "
-                      f"and results are left out. Pass: {s['criteria']['bfloat16/float16']} in "
-                      f"16-bit, {s['criteria']['float32']} in float32.", "",
-                      "| function | dtype | value | f' | f'' | pass |", "|---|---|---|---|---|---|"]
-            cells = _order_cells(s["rows"], lambda r: f"{r['max_ulp']} / {r['not_correctly_rounded']:,} "
-                                                      f"({r['share_not_correctly_rounded']:.3%})")
-            ok = _order_cells(s["rows"], lambda r: "yes" if r["pass"] else "**no**")
-            for (case, dtype), c in cells.items():
-                lines.append(f"| {case} | {dtype} | " + " | ".join(c) + f" | {min(ok[(case, dtype)])} |")
-        else:
-            lines.append(f"Error: {s.get('error')}")
-    if "consistency" in sec:
-        s = sec["consistency"]
-        lines += ["", f"## 2. Same bits as the CPU ({s['status']}, {s['seconds']:.0f} s)", ""]
-        if "rows" in s:
-            same = " (the same device: a CPU-only machine)" if s["same_device"] else ""
-            lines += [f"`{s['device']}` against `{s['cpu']}`{same}, the inputs of section 1. "
-                      "Cell: results whose bits differ (of them, with a subnormal input or result).", "",
-                      "| function | dtype | value | f' | f'' |", "|---|---|---|---|---|"]
-            cells = _order_cells(s["rows"], lambda r: f"{r['mismatches']:,} ({r['mismatches_subnormal']:,})")
-            for (case, dtype), c in cells.items():
-                lines.append(f"| {case} | {dtype} | " + " | ".join(c) + " |")
-        else:
-            lines.append(f"Error: {s.get('error')}")
-    if "speed" in sec:
-        s = sec["speed"]
-        lines += ["", f"## 3. Speed at the memory limit ({s['seconds']:.0f} s)", ""]
-        if "rows" in s:
-            floors = "; ".join(f"`{k}` {f['time_s'] * 1e3:.3f} ms = {f['bandwidth_Bps'] / 1e9:.0f} GB/s"
-                               for k, f in s["copy_floors"].items())
-            lines += [f"n = {s['n']:,}; medians of {s['repeats']} interleaved repeats. Copy floor "
-                      f"(float32, {s['copy_bytes'] / 2**30:.2f} GiB moved): {floors}; the faster is the floor. "
-                      "%copy = minimal bytes (fwd: x, y; fwd+bwd: x, g, dx) / time / floor bandwidth.", "",
-                      "| dtype | mode | fn | jelu ms | jax.nn ms | jelu/jax.nn | jelu %copy | jax.nn %copy |",
-                      "|---|---|---|--:|--:|--:|--:|--:|"]
-            idx = {(r["dtype"], r["mode"], r["impl"], r["function"]): r for r in s["rows"]}
-            for dtype in SPEED_DTYPES:
-                for mode in SPEED_MODES:
-                    for name in SPEED_FUNCTIONS:
-                        j, n_ = idx[(dtype, mode, "jelu", name)], idx[(dtype, mode, "jax.nn", name)]
-                        lines.append(
-                            f"| {dtype} | {mode} | {name} | {j['time_s'] * 1e3:.3f} | {n_['time_s'] * 1e3:.3f} "
-                            f"| {j['ratio_to_jax_nn']:.2f}x | {j['fraction_of_copy_bandwidth']:.0%} "
-                            f"| {n_['fraction_of_copy_bandwidth']:.0%} |")
-            lines += ["", "Targets: " + "; ".join(f"{k}: {'met' if m else 'not met'}" for k, m in s["targets"].items())]
-        else:
-            lines.append(f"Error: {s.get('error')}")
-    if "mlp" in sec:
-        s = sec["mlp"]
-        lines += ["", f"## 4. MLP train step ({s['seconds']:.0f} s)", ""]
-        if "rows" in s:
-            c = s["config"]
-            lines += [f"{c['depth']} hidden layers x {c['width']}, input {c['d_in']}, {c['n_classes']} classes, "
-                      f"batch {c['batch']}, `{c['step']}`; medians of {s['repeats']} interleaved repeats.", "",
-                      "| dtype | activation | step ms | x relu time | temp MiB | x relu temp |",
-                      "|---|---|--:|--:|--:|--:|"]
-            for r in s["rows"]:
-                mib = "-" if r["temp_bytes"] is None else f"{r['temp_bytes'] / 2**20:.4g}"
-                tr = "-" if r["ratio_to_relu_temp"] is None else f"{r['ratio_to_relu_temp']:.3f}x"
-                lines.append(f"| {r['dtype']} | {r['activation']} | {r['time_s'] * 1e3:.3f} "
-                             f"| {r['ratio_to_relu_time']:.3f}x | {mib} | {tr} |")
-            lines += ["", "Targets: " + "; ".join(f"{k}: {'met' if m else 'not met'}" for k, m in s["targets"].items())]
-        else:
-            lines.append(f"Error: {s.get('error')}")
-    if "trainer" in sec:
-        s = sec["trainer"]
-        lines += ["", f"## 5. Trainer ({s['status']}, {s['seconds']:.0f} s)", "", f"`{s.get('command', '')}`", ""]
-        if s["status"] == "ok":
-            lines.append(f"Final line: `{s['final_line']}`; wall time {s['wall_s']:.1f} s.")
-        else:
-            lines.append(f"Error: {s.get('error')}")
-    return "\n".join(lines) + "\n"
 
 
 def _write(result: dict[str, Any], out: Path, start: float) -> str:

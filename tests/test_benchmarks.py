@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import pytest
 
 import jelu
-from benchmarks import _common, run
+from benchmarks import _common, _run_elementwise, _run_trainer, run
 
 REPO = Path(__file__).resolve().parent.parent
 SIZES = (1024, 4096)  # elements per elementwise call in the quick run, ascending
@@ -140,12 +140,12 @@ def test_summary_is_the_worst_ratio_over_sizes(quick: dict[str, Any]) -> None:
 
 def test_celu_functions_use_both_alphas() -> None:
     """celu is alpha = 0.5 (a power of two), celu(0.3) the general path."""
-    assert run.FUNCTION_SPECS["celu"] == ("celu", 0.5)
-    assert run.FUNCTION_SPECS["celu(0.3)"] == ("celu", 0.3)
+    assert _run_elementwise.FUNCTION_SPECS["celu"] == ("celu", 0.5)
+    assert _run_elementwise.FUNCTION_SPECS["celu(0.3)"] == ("celu", 0.3)
     x = jnp.linspace(-3.0, 1.0, 9)
     for impl in ("jelu", "jax.nn"):
         for name, alpha in (("celu", 0.5), ("celu(0.3)", 0.3)):
-            assert jnp.allclose(run._jax_fn(impl, name)(x), jax.nn.celu(x, alpha), rtol=1e-6, atol=1e-7)
+            assert jnp.allclose(_run_elementwise.jax_fn(impl, name)(x), jax.nn.celu(x, alpha), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.slow
@@ -163,7 +163,7 @@ def test_celu_rows_use_both_alphas(quick: dict[str, Any]) -> None:
 @pytest.fixture(scope="module")
 def residuals() -> list[dict[str, Any]]:
     """The residual rows at n = N (traced under jax.eval_shape: nothing is computed)."""
-    return run.residual_benchmark(N)
+    return _run_elementwise.residual_benchmark(N)
 
 
 @pytest.mark.parametrize("dtype", list(ITEMSIZE))
@@ -183,7 +183,7 @@ def test_residual_count_matches_print_saved_residuals(
     residuals: list[dict[str, Any]], impl: str, name: str
 ) -> None:
     """The harness's method (VJP closure leaves) agrees with JAX's own report."""
-    f = run._jax_fn(impl, name)
+    f = _run_elementwise.jax_fn(impl, name)
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         jax.ad_checkpoint.print_saved_residuals(f, jnp.ones((N,), jnp.float32))
@@ -236,7 +236,7 @@ def test_trainer_rows_run_when_the_trainer_can(quick: dict[str, Any]) -> None:
     from examples import mlp
 
     assert trainer["layer_sizes"] == list(mlp.SIZES) and trainer["batch_size"] == 64
-    assert trainer["steps_per_sample"] == run.QUICK_TRAINER_STEPS
+    assert trainer["steps_per_sample"] == _run_trainer.QUICK_TRAINER_STEPS
     assert trainer["cpus"] == quick["json"]["meta"]["cpus_available"]
     assert trainer["activations"] == ["jelu.elu", "jax.nn.relu"]
     _check_trainer_rows(trainer["rows"], with_temp=True, keys=QUICK_TRAINER_KEYS)
@@ -268,27 +268,27 @@ def test_trainer_rows_arithmetic_and_table() -> None:
     steps = 10
     medians = {key: (i + 1) * 1e-3 for i, key in enumerate(sorted(TRAINER_KEYS))}
     temp = {f"{d}|{a}": 1024 * (i + 1) for i, (d, a) in enumerate(sorted(TRAINER_KEYS))}
-    rows = run._trainer_rows(medians, steps, temp)
+    rows = _run_trainer.trainer_rows(medians, steps, temp)
     _check_trainer_rows(rows, with_temp=True, keys=TRAINER_KEYS)
-    _check_trainer_rows(run._trainer_rows(medians, steps), with_temp=False, keys=TRAINER_KEYS)
+    _check_trainer_rows(_run_trainer.trainer_rows(medians, steps), with_temp=False, keys=TRAINER_KEYS)
     assert {(r["dtype"], r["activation"]): r["step_time_s"] for r in rows} == pytest.approx(
         {key: t / steps for key, t in medians.items()})
-    pinned = {"status": "ok", "cpu": 0, "cpus": 1, "rows": run._trainer_rows(medians, steps)}
+    pinned = {"status": "ok", "cpu": 0, "cpus": 1, "rows": _run_trainer.trainer_rows(medians, steps)}
     trainer = {"status": "ok", "description": "d", "steps_per_sample": steps, "cpus": 2, "rows": rows,
                "pinned": pinned}
     r = next(r for r in rows if (r["dtype"], r["activation"]) == ("bfloat16", "jelu.elu"))
     step, to_relu, to_f32 = f"{r['step_time_s'] * 1e6:.0f}", f"{r['ratio_to_relu_time']:.2f}x", \
         f"{r['ratio_to_float32_time']:.2f}x"
-    table = [line for line in run._trainer_markdown(trainer) if line.startswith("| bfloat16 | jelu.elu |")]
+    table = [line for line in _run_trainer.trainer_table(trainer) if line.startswith("| bfloat16 | jelu.elu |")]
     assert table == [f"| bfloat16 | jelu.elu | {step} | {to_relu} | {to_f32} | {step} | {to_relu} | {to_f32} "
                      f"| {r['temp_bytes'] / 1024:.0f} | {r['ratio_to_relu_temp']:.2f}x |"]
-    skipped = run._trainer_markdown(trainer | {"pinned": {"status": "skipped", "note": "why"}})
+    skipped = _run_trainer.trainer_table(trainer | {"pinned": {"status": "skipped", "note": "why"}})
     assert "1 CPU (pinned): skipped (why)." in skipped
 
 
 def test_pinned_trainer_skipped_without_sched_setaffinity(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delattr(run.os, "sched_setaffinity", raising=False)
-    pinned = run.pinned_trainer_benchmark(1, True, ["jelu.elu", "jax.nn.relu"])
+    monkeypatch.delattr(_run_trainer.os, "sched_setaffinity", raising=False)
+    pinned = _run_trainer.pinned_trainer_benchmark(1, True, ["jelu.elu", "jax.nn.relu"])
     assert pinned["status"] == "skipped" and "sched_setaffinity" in pinned["note"]
 
 
@@ -352,7 +352,7 @@ def test_n_list_parses_sorted_and_distinct(text: str, sizes: tuple[int, ...], tm
 def test_n_list_defaults(tmp_path: Path) -> None:
     assert run.parse_args(["--out", str(tmp_path)]).sizes == (2**16, 2**20, 2**22, 2**24)
     assert run.parse_args(["--quick", "--out", str(tmp_path)]).sizes == (2**14,)
-    assert run.n_label(2**24) == "2**24" and run.n_label(1000) == "1000"
+    assert _run_elementwise.n_label(2**24) == "2**24" and _run_elementwise.n_label(1000) == "1000"
 
 
 @pytest.mark.parametrize(("text", "names"), [
@@ -370,3 +370,19 @@ def test_default_reports_follow_the_results_convention() -> None:
     assert settings.md_path == settings.json_path.with_suffix(".md")
     assert _common.result_path(Path("d"), "sweep", ".md", tag="selu-positive", kind="cpu") == \
         Path("d") / "sweep-selu-positive-cpu.md"
+
+
+def test_report_pieces() -> None:
+    """The shared markdown pieces of run's and device_check's reports."""
+    from benchmarks import _report
+
+    assert _report.table(["fn", "ms"], "lr") == ["| fn | ms |", "|---|--:|"]
+    assert _report.row(["elu", 1.5]) == "| elu | 1.5 |"
+    with pytest.raises(ValueError, match="one of l, r per column"):
+        _report.table(["fn", "ms"], "l")
+    assert [_report.ms(0.00123), _report.ms(0.00123, 3), _report.ms(None)] == ["1.23", "1.230", "-"]
+    assert [_report.ratio(1.005, 3), _report.ratio(None)] == ["1.005x", "-"]
+    assert [_report.percent(0.875), _report.mib(3 * 2**19), _report.kib(None)] == ["88%", "1.5", "-"]
+    assert _report.versions({"jax": "0.4", "torch": None}, ("jax", "torch")) == "jax 0.4, torch absent"
+    assert _report.targets({"a": True, "b": False}) == "Targets: a: met; b: not met"
+    assert _report.document(["x", "y"]) == "x\ny\n"
