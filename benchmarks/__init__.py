@@ -25,6 +25,10 @@ to another folder. The scripts:
   ``jax.devices()[0]`` is, in one command.
 
 ``_common`` holds what they share: timing, the command-line parser, atomic
-writes, the machine description and the output paths. The references come
-from :mod:`jelu.testing`; nothing here imports the tests.
+writes, the machine description and the output paths; ``_report`` the pieces
+of the markdown reports. The other modules whose names start with ``_`` are
+parts of one script: ``_run_elementwise``, ``_run_trainer`` and ``_pinning``
+of ``run``, ``_device_check_report`` of ``device_check``, ``_error_rules`` and
+``_error_paths`` of ``error_budget``. The references come from
+:mod:`jelu.testing`; nothing here imports the tests.
 """

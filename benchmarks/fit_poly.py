@@ -77,10 +77,10 @@ def _iv_prec(bits: int = _IV_PREC):
 def kernel_r_max() -> float:
     """ln2/2 + KERNEL_R_EXCESS, rounded up to a float."""
     with _iv_prec():
-        return _float_up((iv.log(iv.mpf(2)) / 2 + iv.mpf(KERNEL_R_EXCESS)).b)
+        return float_up((iv.log(iv.mpf(2)) / 2 + iv.mpf(KERNEL_R_EXCESS)).b)
 
 
-def _float_up(x) -> float:
+def float_up(x) -> float:
     """The smallest float >= x (x an mpf or a degenerate interval)."""
     x = mpmath.mpf(x) if not isinstance(x, iv.mpf) else mpmath.mpf(x.b)
     f = float(x)
@@ -206,7 +206,7 @@ def rigorous_bound(coeffs, dtype_name: str, r_max=None, *, intervals: int = 128,
         R = kernel_r_max()
     elif isinstance(r_max, str):
         with _iv_prec():
-            R = _float_up(iv.mpf(r_max).b)
+            R = float_up(iv.mpf(r_max).b)
     else:
         R = float(r_max)
     if not 0 < R <= 2:
@@ -254,7 +254,7 @@ def rigorous_bound(coeffs, dtype_name: str, r_max=None, *, intervals: int = 128,
                 u, v = piece(lo, hi)
                 best = max(best, v)
                 heapq.heappush(heap, (-u, lo, hi))
-        return _float_up(-heap[0][0])
+        return float_up(-heap[0][0])
 
 
 def _log2_up(x: float, digits: int = 2) -> float:
@@ -279,7 +279,7 @@ def main(argv=None) -> int:
         parser.error(f"--grid must be at least 2, got {args.grid}")
     try:
         with _iv_prec():
-            R = kernel_r_max() if args.r_max is None else _float_up(iv.mpf(args.r_max).b)
+            R = kernel_r_max() if args.r_max is None else float_up(iv.mpf(args.r_max).b)
     except (ValueError, TypeError):
         parser.error(f"--r-max must be a decimal number, got {args.r_max!r}")
     if not 0 < R <= 2:
