@@ -60,23 +60,33 @@ def to_ordinal(a: np.ndarray, dtype) -> np.ndarray:
     nbits = 8 * dtype.itemsize
     bits = np.asarray(a, np.float64).astype(dtype).view(BITS[dtype.itemsize]).astype(np.int64)
     mag = bits & ((1 << (nbits - 1)) - 1)
-    return np.where(bits >> (nbits - 1) == 1, -mag, mag)
+    return np.where((bits >> (nbits - 1)) & 1 == 1, -mag, mag)
 
 
 def from_ordinal(k: np.ndarray, dtype) -> np.ndarray:
     """Inverse of ``to_ordinal``, as float64."""
     dtype = np.dtype(dtype)
     nbits = 8 * dtype.itemsize
-    bits = np.where(k < 0, (1 << (nbits - 1)) | -k, k).astype(BITS[dtype.itemsize])
+    word = BITS[dtype.itemsize]
+    mag = np.abs(np.asarray(k, np.int64)).astype(word)
+    bits = np.where(np.asarray(k) < 0, mag | word(1 << (nbits - 1)), mag).astype(word)
     return bits.view(dtype).astype(np.float64)
 
 
 def ulp_distance(y: np.ndarray, ref: np.ndarray, dtype) -> np.ndarray:
     """Number of representable ``dtype`` values between y and ref (0 = equal).
 
-    Works for bfloat16, float16, float32 and float64 (as float64 counts).
+    Works for bfloat16, float16, float32 and float64, and returns float64
+    counts: exact below 2^53, which covers every distance between two values
+    of the same sign up to 2^53 apart (the difference is taken in int64, where
+    it cannot overflow for two ordinals of the same sign).
     """
-    return np.abs(to_ordinal(y, dtype).astype(np.float64) - to_ordinal(ref, dtype).astype(np.float64))
+    a, b = to_ordinal(y, dtype), to_ordinal(ref, dtype)
+    same_sign = (a >= 0) == (b >= 0)
+    with np.errstate(over="ignore"):  # opposite signs may wrap here; they take the other branch
+        near = np.abs(a - b).astype(np.float64)
+    far = np.abs(a).astype(np.float64) + np.abs(b).astype(np.float64)
+    return np.where(same_sign, near, far)
 
 
 def all_bit_patterns(dtype) -> np.ndarray:

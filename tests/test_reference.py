@@ -8,7 +8,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from jelu.testing import FORMATS, round_to_by_integers, round_to
+from jelu.testing import FORMATS, round_to, round_to_by_integers, ulp_distance
 
 N_RANDOM = 2**18
 N_EXACT = 3000
@@ -94,3 +94,14 @@ def test_float32_reference_equals_mpmath_rounding(name: str, alpha: float, order
     mpmath.mp.dps = 50
     want = np.array([round_exact(mp_formula(name, order, xi, alpha), np.float32) for xi in x])
     assert np.array_equal(got, want)
+
+
+def test_ulp_distance_counts_float64_neighbours_exactly():
+    one = 1.0
+    up = np.nextafter(one, 2.0)
+    down = np.nextafter(one, 0.0)
+    got = ulp_distance(np.array([up, down, up, one, -up]), np.array([one, one, down, one, up]), np.float64)
+    np.testing.assert_array_equal(got[:4], [1, 1, 2, 0])
+    assert got[4] == float(2 * 0x3FF0000000000001)  # across 0: both magnitudes counted
+    # float32 counts are unchanged: 2^23 floats between 1 and 2.
+    assert ulp_distance(np.array([2.0]), np.array([1.0]), np.float32)[0] == 2**23
