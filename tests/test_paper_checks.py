@@ -1,4 +1,5 @@
-"""Plumbing tests of examples/paper_checks.py with tiny settings.
+"""Plumbing tests of examples/paper_checks.py (and its paper_experiments.py and
+paper_report.py) with tiny settings.
 
 The scientific outcome (does ELU learn faster, does SELU self-normalize) is reported by the
 script, not asserted here. These tests check that the outputs exist and have the documented
@@ -23,6 +24,8 @@ pytest.importorskip("optax")
 
 import loop
 import paper_checks  # examples/ is on pytest's pythonpath (pyproject.toml)
+import paper_experiments
+import paper_report
 from jelu.testing import SELU_ALPHA
 from jelu.testing import SELU_SCALE as SELU_LAMBDA
 
@@ -114,19 +117,19 @@ def test_json_keys_shapes_and_finiteness(record: dict[str, Any]) -> None:
 
 def test_e1_seeds_are_paired_and_start_from_the_seeds_weights(record: dict[str, Any]) -> None:
     """Every activation of a seed starts from init_params(e1_keys(seed)); seeds differ."""
-    x_tr, y_tr, x_val, y_val = paper_checks.load_digits_e1()
+    x_tr, y_tr, x_val, y_val = paper_experiments.load_digits_e1()
     sizes = [x_tr.shape[1]] + [E1_WIDTH] * E1_DEPTH + [10]
     fingerprints = {name: entry["init_fingerprint"] for name, entry in record["e1"].items()}
     assert len({tuple(f) for f in fingerprints.values()}) == 1
     assert len(set(fingerprints["elu"])) == SEEDS
     for seed in range(SEEDS):
-        params = loop.init_params(paper_checks.e1_keys(seed)[0], sizes, init="he")
-        assert fingerprints["elu"][seed] == paper_checks.params_fingerprint(params)
+        params = loop.init_params(paper_experiments.e1_keys(seed)[0], sizes, init="he")
+        assert fingerprints["elu"][seed] == paper_experiments.params_fingerprint(params)
         for name, entry in record["e1"].items():
-            act = paper_checks.e1_activation(name)
+            act = paper_experiments.e1_activation(name)
             # epoch 0 is measured on the weights the run actually started from
-            train_loss = float(paper_checks.loss(params, x_tr, y_tr, act))
-            val_loss = float(paper_checks.loss(params, x_val, y_val, act))
+            train_loss = float(paper_experiments.loss(params, x_tr, y_tr, act))
+            val_loss = float(paper_experiments.loss(params, x_val, y_val, act))
             assert entry["train_loss"][seed][0] == pytest.approx(train_loss, rel=1e-5)
             assert entry["val_loss"][seed][0] == pytest.approx(val_loss, rel=1e-5)
             hidden = _np_forward(params, x_tr[:ACT_SUBSET], NP_ACT[name])
@@ -153,7 +156,7 @@ def test_e2_statistics_match_numpy(record: dict[str, Any], config: str, act: str
     np.testing.assert_allclose(x.mean(axis=0), 0.0, atol=1e-12)
     seed = 1
     sizes = [x.shape[1]] + [E2_WIDTH] * E2_DEPTH + [10]
-    params = loop.init_params(paper_checks.e2_key(seed), sizes, init=init)
+    params = loop.init_params(paper_experiments.e2_key(seed), sizes, init=init)
     hidden = _np_forward(params, x, NP_ACT[act])
     entry = record["e2"][config]
     np.testing.assert_allclose(entry["layer_mean"][seed], [h.mean() for h in hidden], rtol=1e-4, atol=1e-5)
@@ -169,14 +172,14 @@ def test_e3_statistics_match_numpy(record: dict[str, Any], kind: str) -> None:
     x = _standardized_digits()
     seed, rate, q = 1, E3_RATE, 1 - E3_RATE
     sizes = [x.shape[1]] + [E2_WIDTH] * E2_DEPTH + [10]
-    params = loop.init_params(paper_checks.e2_key(seed), sizes, init="lecun")
+    params = loop.init_params(paper_experiments.e2_key(seed), sizes, init="lecun")
     alpha_prime = -SELU_LAMBDA * SELU_ALPHA
     a = (q + alpha_prime**2 * q * (1 - q)) ** -0.5
     b = -a * (1 - q) * alpha_prime
     h, means, variances = x, [], []
     for i, layer in enumerate(params["layers"][:-1]):
         h = NP_ACT["selu"](h @ np.asarray(layer["w"], np.float64) + np.asarray(layer["b"], np.float64))
-        keep = np.asarray(jax.random.bernoulli(jax.random.fold_in(paper_checks.e3_key(seed), i), q, h.shape))
+        keep = np.asarray(jax.random.bernoulli(jax.random.fold_in(paper_experiments.e3_key(seed), i), q, h.shape))
         if kind == "alpha":
             h = np.where(keep, a * h + b, a * alpha_prime + b)
         elif kind == "ordinary":
@@ -218,9 +221,9 @@ def test_markdown_tables_match_json(out_dir: Path, record: dict[str, Any]) -> No
 
 
 def test_format_ranges() -> None:
-    assert paper_checks.format_ranges([1, 2, 3, 5, 7, 8]) == "1-3, 5, 7-8"
-    assert paper_checks.format_ranges([4]) == "4"
-    assert paper_checks.format_ranges([]) == "none"
+    assert paper_report.format_ranges([1, 2, 3, 5, 7, 8]) == "1-3, 5, 7-8"
+    assert paper_report.format_ranges([4]) == "4"
+    assert paper_report.format_ranges([]) == "none"
 
 
 @pytest.mark.parametrize(
