@@ -44,7 +44,8 @@ Sections:
 Timing is ``benchmarks._common``'s, as in ``benchmarks.run``: compiled
 ahead, warm-up calls, interleaved repeats in a shuffled order, medians,
 ``block_until_ready``. Speed and MLP targets are reported, not enforced.
-Nothing here needs float64 on the device (references are host numpy).
+Nothing here needs float64 on the device (references are host numpy). The
+markdown report is rendered by ``benchmarks._device_check_report``.
 """
 
 from __future__ import annotations
