@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ("examples", "benchmarks")
+FOLDERS = ("jelu", "examples", "benchmarks")
 MAX_FUNCTION_LINES = 80
 MAX_FILE_LINES = 500
 

@@ -136,8 +136,7 @@ def test_no_module_reaches_into_another_modules_underscore_names():
     assert offenders == []
 
 
-def test_jelu_modules_say_what_they_hold_and_fit_in_500_lines():
+def test_every_jelu_module_says_what_it_holds():
+    """(Their length is held by tests/test_function_length.py.)"""
     for path in sorted((ROOT / "jelu").glob("*.py")):
-        text = path.read_text()
-        assert len(text.splitlines()) <= 500, path.name
-        assert ast.get_docstring(ast.parse(text)), f"{path.name} has no module docstring"
+        assert ast.get_docstring(ast.parse(path.read_text())), f"{path.name} has no module docstring"
