@@ -53,6 +53,11 @@ waits for the result; compilation and two warm-up calls are excluded):
   compiles while this process does, and times after it.
   ``--trainer-activations`` picks the activations (jax.nn.relu, the
   reference of the ratios, is always measured).
+* Learnable alpha: an MLP 64-128-128-128-10 vmapped over a batch of 256 with
+  elu, celu with a learnable per-channel alpha and selu, adam; jelu's three
+  functions against jax.nn's, float32 and bfloat16 mixed precision, time per
+  step interleaved (``benchmarks._run_learnable``; skipped with ``--no-trainer``;
+  float32 only with ``--quick``).
 
 The elementwise and residual rows are measured in ``benchmarks._run_elementwise``,
 the trainer rows (and the pinned child) in ``benchmarks._run_trainer``; this
@@ -88,11 +93,14 @@ from benchmarks import _common, _report  # noqa: E402
 from benchmarks._run_elementwise import (DTYPES, elementwise_benchmark, elementwise_table,  # noqa: E402
                                          n_label, residual_benchmark, residual_table, summarize,
                                          summary_table)
+from benchmarks._run_learnable import QUICK_STEPS as QUICK_LEARNABLE_STEPS  # noqa: E402
+from benchmarks._run_learnable import STEPS as LEARNABLE_STEPS  # noqa: E402
+from benchmarks._run_learnable import learnable_benchmark, learnable_table  # noqa: E402
 from benchmarks._run_trainer import (QUICK_TRAINER_STEPS, TRAINER_ACTIVATIONS, TRAINER_STEPS,  # noqa: E402
                                      pinned_trainer_child, trainer_benchmark, trainer_table)
 
 SCRIPT = "run"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEFAULT_SIZES = (2**16, 2**20, 2**22, 2**24)
 QUICK_SIZES = (2**14,)
 MLP_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -188,7 +196,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
                         help="tiny sizes and 2 repeats: a smoke test, not a measurement")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     parser.add_argument("--no-trainer", action="store_true",
-                        help="skip the trainer-step rows (examples/mlp.py)")
+                        help="skip the trainer-step rows (examples/mlp.py) and the learnable-alpha rows")
     parser.add_argument("--trainer-activations", type=_parse_trainer_activations, default=tuple(TRAINER_ACTIVATIONS),
                         help=f"comma-separated activations of the trainer rows (default: {','.join(TRAINER_ACTIVATIONS)}; "
                              "jax.nn.relu, the reference, is always measured)")
@@ -313,6 +321,7 @@ def markdown(result: dict[str, Any]) -> str:
         "", *residual_table(result),
         "", *mlp_table(result["mlp"]),
         *trainer_table(result["trainer"]),
+        *learnable_table(result["learnable"]),
         "", *(f"- {note}" for note in result["notes"]),
     ])
 
@@ -335,6 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["trainer"] = (trainer_benchmark(settings.mlp_repeats, settings.trainer_steps, settings.quick,
                                            settings.trainer_activations)
                          if settings.trainer else {"status": "skipped", "note": "disabled with --no-trainer"})
+    result["learnable"] = (learnable_benchmark(settings.mlp_repeats,
+                                               QUICK_LEARNABLE_STEPS if settings.quick else LEARNABLE_STEPS, settings.quick)
+                           if settings.trainer else {"status": "skipped", "note": "disabled with --no-trainer"})
     result["notes"] = [
         torch_note,
         "Times are medians over interleaved repeats (shuffled round-robin, blocking on each "

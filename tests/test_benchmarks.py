@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import pytest
 
 import jelu
-from benchmarks import _common, _run_elementwise, _run_trainer, run
+from benchmarks import _common, _run_elementwise, _run_learnable, _run_trainer, run
 
 REPO = Path(__file__).resolve().parent.parent
 SIZES = (1024, 4096)  # elements per elementwise call in the quick run, ascending
@@ -70,7 +70,7 @@ def _torch_expected() -> bool:
 @pytest.mark.slow
 def test_meta_describes_this_run(quick: dict[str, Any]) -> None:
     meta = quick["json"]["meta"]
-    assert quick["json"]["schema_version"] == 3
+    assert quick["json"]["schema_version"] == 4
     assert meta["command"] == (f"python -m benchmarks.run --quick --n '{N_ARG}' --out {quick['out']} "
                                "--trainer-activations jelu.elu")
     assert meta["sizes"] == list(SIZES) and meta["residual_n"] == N and meta["quick"] is True
@@ -284,6 +284,49 @@ def test_trainer_rows_arithmetic_and_table() -> None:
                      f"| {r['temp_bytes'] / 1024:.0f} | {r['ratio_to_relu_temp']:.2f}x |"]
     skipped = _run_trainer.trainer_table(trainer | {"pinned": {"status": "skipped", "note": "why"}})
     assert "1 CPU (pinned): skipped (why)." in skipped
+
+
+@pytest.mark.slow
+def test_learnable_alpha_rows_run_when_optax_can(quick: dict[str, Any]) -> None:
+    learnable = quick["json"]["learnable"]
+    if importlib.util.find_spec("optax") is None:
+        assert learnable["status"] == "skipped" and learnable["note"]
+        return
+    assert learnable["status"] == "ok", learnable.get("note")
+    assert learnable["layer_sizes"] == [64, 128, 128, 128, 10] and learnable["batch_size"] == 256
+    assert learnable["steps_per_sample"] == _run_learnable.QUICK_STEPS and learnable["dtypes"] == ["float32"]
+    rows = {(r["dtype"], r["implementation"]): r for r in learnable["rows"]}
+    assert set(rows) == {("float32", "jelu"), ("float32", "jax.nn")}
+    assert rows[("float32", "jelu")]["ratio_to_jax_nn_time"] == pytest.approx(
+        rows[("float32", "jelu")]["step_time_s"] / rows[("float32", "jax.nn")]["step_time_s"], rel=1e-12)
+    assert quick["md"].count("| float32 | jelu | ") == 1 and "Learnable alpha (" in quick["md"]
+
+
+def test_learnable_alpha_rows_arithmetic_and_table() -> None:
+    """Per-step times and ratios from sample medians, and their table, on made-up figures."""
+    medians = {("float32", "jelu"): 3e-3, ("float32", "jax.nn"): 2e-3,
+               ("bfloat16", "jelu"): 4e-3, ("bfloat16", "jax.nn"): 5e-3}
+    rows = _run_learnable.learnable_rows(medians, 10)
+    assert [(r["dtype"], r["implementation"]) for r in rows] == list(
+        (d, i) for d in ("float32", "bfloat16") for i in ("jelu", "jax.nn"))
+    assert [r["step_time_s"] for r in rows] == pytest.approx([3e-4, 2e-4, 4e-4, 5e-4])
+    assert [r["ratio_to_jax_nn_time"] for r in rows] == pytest.approx([1.5, 1.0, 0.8, 1.0])
+    table = _run_learnable.learnable_table({"status": "ok", "description": "d", "steps_per_sample": 10,
+                                            "cpus": 2, "rows": rows})
+    assert "| float32 | jelu | 300 | 1.50x |" in table and "| bfloat16 | jelu | 400 | 0.80x |" in table
+    assert _run_learnable.learnable_table({"status": "skipped", "note": "why"}) == [
+        "\nLearnable alpha: skipped (why)."]
+
+
+def test_learnable_alpha_models_agree() -> None:
+    """jelu's and jax.nn's models are the same function: their float32 logits agree closely."""
+    params = _run_learnable.init_params(jax.random.key(0))
+    params["alpha"] = jnp.linspace(0.3, 2.0, params["alpha"].shape[0])
+    x = jax.random.normal(jax.random.key(1), (_run_learnable.SIZES[0],))
+    ours, theirs = (_run_learnable.forward(params, x, acts, jnp.float32)
+                    for acts in _run_learnable.IMPLEMENTATIONS.values())
+    assert ours.shape == (_run_learnable.SIZES[-1],)
+    assert jnp.allclose(ours, theirs, rtol=1e-5, atol=1e-5)
 
 
 def test_pinned_trainer_skipped_without_sched_setaffinity(monkeypatch: pytest.MonkeyPatch) -> None:
