@@ -2,7 +2,8 @@
 
 For each n, dtype and pass (``fwd``, ``fwd+bwd``), jelu's, jax.nn's and (when
 importable) PyTorch's elu, selu, celu(0.5) and celu(0.3) are timed in one
-interleaved round-robin with the memory-bound floor (see ``run``'s module
+interleaved round-robin with the memory-bound floor, and jelu's
+``elu_plus_one`` against ``elu(x) + 1`` as jax.nn and PyTorch users write it (see ``run``'s module
 docstring for what each pass computes); :func:`residual_benchmark` counts
 the arrays ``jax.vjp`` keeps for the reverse pass. The ``*_table`` functions
 render these rows for the report.
@@ -29,6 +30,7 @@ FUNCTION_SPECS: dict[str, tuple[str, float | None]] = {
     "selu": ("selu", None),
     "celu": ("celu", 0.5),
     "celu(0.3)": ("celu", 0.3),
+    "elu+1": ("elu_plus_one", None),
 }
 FUNCTIONS = tuple(FUNCTION_SPECS)
 DTYPES = ("float32", "bfloat16")
@@ -52,10 +54,17 @@ def _with_alpha(f: Callable[..., Any], alpha: float | None) -> Callable[[Any], A
     return f if alpha is None else (lambda x: f(x, alpha))
 
 
+def _function(module: Any, base: str) -> Callable[..., Any]:
+    """``module.base``; a library without ``elu_plus_one`` gets ``elu(x) + 1``, as its users write it."""
+    if base == "elu_plus_one" and not hasattr(module, base):
+        return lambda x, elu=module.elu: elu(x) + 1
+    return getattr(module, base)
+
+
 def jax_fn(impl: str, name: str) -> Callable[[jax.Array], jax.Array]:
     """The row ``name`` of :data:`FUNCTION_SPECS` from jelu or jax.nn, as ``f(x)``."""
     base, alpha = FUNCTION_SPECS[name]
-    return _with_alpha(getattr(jelu if impl == "jelu" else jax.nn, base), alpha)
+    return _with_alpha(_function(jelu if impl == "jelu" else jax.nn, base), alpha)
 
 
 def _jax_candidates(mode: str, x: jax.Array, g: jax.Array) -> dict[tuple[str, str], Callable[[], Any]]:
@@ -86,7 +95,7 @@ def _torch_candidates(
     gt = torch.from_numpy(g).to(device=device, dtype=tdtype)
     xt_grad = xt.detach().clone().requires_grad_(True)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    funcs = {name: _with_alpha(getattr(torch.nn.functional, base), alpha)
+    funcs = {name: _with_alpha(_function(torch.nn.functional, base), alpha)
              for name, (base, alpha) in FUNCTION_SPECS.items()}
     thunks: dict[tuple[str, str], Callable[[], Any]] = {}
     for name, f in funcs.items():

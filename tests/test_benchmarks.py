@@ -36,7 +36,7 @@ SIZES = (1024, 4096)  # elements per elementwise call in the quick run, ascendin
 N_ARG = "4096, 1024"  # the same sizes as written on the command line (out of order on purpose)
 N = max(SIZES)  # the size of the residual rows
 ITEMSIZE = {"float32": 4, "bfloat16": 2}
-FUNCTIONS = ("elu", "selu", "celu", "celu(0.3)")
+FUNCTIONS = ("elu", "selu", "celu", "celu(0.3)", "elu+1")
 MODES = ("fwd", "fwd+bwd")
 KIND = jax.default_backend()
 TRAINER_KEYS = {(d, a) for d in ("float32", "bfloat16") for a in ("jelu.elu", "jax.nn.elu", "jax.nn.relu")}
@@ -146,6 +146,14 @@ def test_celu_functions_use_both_alphas() -> None:
     for impl in ("jelu", "jax.nn"):
         for name, alpha in (("celu", 0.5), ("celu(0.3)", 0.3)):
             assert jnp.allclose(_run_elementwise.jax_fn(impl, name)(x), jax.nn.celu(x, alpha), rtol=1e-6, atol=1e-7)
+
+
+def test_elu_plus_one_is_compared_with_elu_plus_one_as_written() -> None:
+    """jelu.elu_plus_one against jax.nn.elu(x) + 1, the map linear attention writes."""
+    x = jnp.linspace(-3.0, 1.0, 9)
+    for impl in ("jelu", "jax.nn"):
+        assert jnp.allclose(_run_elementwise.jax_fn(impl, "elu+1")(x), jax.nn.elu(x) + 1, rtol=1e-6, atol=1e-7)
+    assert _run_elementwise.jax_fn("jelu", "elu+1") is jelu.elu_plus_one
 
 
 @pytest.mark.slow
