@@ -119,14 +119,14 @@ CASES = {
 }
 
 
-def _programs(f, per_element: bool):
+def programs(f, per_element: bool):
     """The forward pass and value_and_grad of the sum (in x, and alpha when it is an argument)."""
     argnums = (0, 1) if per_element else 0
     total = lambda *a: jnp.sum(f(*a).astype(jnp.float32))
     return f, jax.value_and_grad(total, argnums=argnums)
 
 
-def _args(n: int, dtype, per_element: bool, concrete: bool = False):
+def args_for(n: int, dtype, per_element: bool, concrete: bool = False):
     if not concrete:
         x = jax.ShapeDtypeStruct((n,), jnp.dtype(dtype))
         return (x, jax.ShapeDtypeStruct((n,), jnp.float32)) if per_element else (x,)
@@ -140,11 +140,11 @@ def op_counts() -> dict:
     out = {}
     for name, (ours, nn, per_element) in CASES.items():
         for dtype in ("bfloat16", "float16"):
-            args = _args(N_OPS, dtype, per_element)
+            args = args_for(N_OPS, dtype, per_element)
             row = {}
             for impl, f in (("kernel16", ours), ("jax.nn", nn)):
                 row[impl] = tuple(count_ops(jax.jit(p).lower(*args).compile().as_text(), N_OPS)[0]
-                                  for p in _programs(f, per_element))
+                                  for p in programs(f, per_element))
             out[(name, dtype)] = row
     return out
 
@@ -154,9 +154,9 @@ def timings(repeats: int) -> dict:
     out = {}
     for name, (ours, nn, per_element) in CASES.items():
         for n in SIZES:
-            args = _args(n, jnp.bfloat16, per_element, concrete=True)
+            args = args_for(n, jnp.bfloat16, per_element, concrete=True)
             for i, pass_ in enumerate(("fwd", "fwd+bwd")):
-                thunks = {impl: _common.compiled_thunk(_programs(f, False)[i], *args)
+                thunks = {impl: _common.compiled_thunk(programs(f, False)[i], *args)
                           for impl, f in (("kernel16", ours), ("jax.nn", nn))}
                 samples = _common.interleaved_times(thunks, repeats)
                 out[(name, n, pass_)] = {k: statistics.median(v) for k, v in samples.items()}

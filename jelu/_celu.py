@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jelu import _kernel16 as kernel16
 from jelu._constants import compute_dtype, format_of
 from jelu._double_word import (
     fast_two_sum,
@@ -35,6 +36,7 @@ from jelu._jvp import materialize, tangent
 from jelu._kernel import exp_times, expm1_times, reduce_range, round_scaled
 from jelu._multiplier import (
     Multiplier,
+    StaticAlpha,
     alpha_as_array,
     alpha_multiplier,
     constant_parts,
@@ -161,6 +163,9 @@ def celu_with_derivatives(x: Array, alpha: Array) -> CeluOutputs:
         return jnp.where(pos, np.asarray(on_pos, v.dtype), jnp.where(bad, np.asarray(np.nan, v.dtype), v))
 
     value = jnp.where(pos, x, jnp.where(bad, nan, value))
+    if dt in kernel16.DTYPES:  # bfloat16, float16: value, f' and f'' from the 16-bit kernel
+        value, deriv, deriv2 = kernel16.celu(x, alpha.value if isinstance(alpha, StaticAlpha) else alpha)
+        return CeluOutputs(value, deriv, deriv2, sel(0, d_alpha), sel(0, d_alpha2))
     return CeluOutputs(value, sel(1, deriv), sel(0, deriv2), sel(0, d_alpha), sel(0, d_alpha2))
 
 

@@ -10,7 +10,9 @@ things added, each in a module of its own:
   IEEE additions, multiplications and comparisons alone, within 1 ULP of the
   correctly rounded result whatever the compiler fuses, built from the
   double-word arithmetic of ``jelu._double_word`` and the multipliers
-  (constants and alpha as ``m * 2^e``) of ``jelu._multiplier``;
+  (constants and alpha as ``m * 2^e``) of ``jelu._multiplier``; for
+  bfloat16 and float16 x, the float32 kernel of ``jelu._kernel16``, proven
+  correctly rounded for the default alphas and within 1 ULP for the others;
 * one ``custom_jvp`` per activation that returns the value *and* its
   derivatives, ``(f(x), f'(x), ...)``: the JVP rule multiplies the tangent by
   the derivatives it already has (``jelu._jvp``), so reverse mode keeps one
@@ -34,9 +36,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 from jax.typing import ArrayLike
 
+from jelu import _kernel16 as kernel16
 from jelu._celu import celu_with_derivatives
 from jelu._checks import ALPHA_RANGE, as_weak_type, check_alpha, check_x, output_type
 from jelu._constants import (
@@ -55,9 +57,16 @@ __all__ = ["elu", "selu", "celu", "elu_plus_one", "ALPHA_RANGE"]
 Array = jax.Array
 
 
+def _alpha16(alpha: Array | StaticAlpha | None) -> Array | float | None:
+    """alpha as ``jelu._kernel16`` takes it: a static alpha as its Python float."""
+    return alpha.value if isinstance(alpha, StaticAlpha) else alpha
+
+
 @jax.custom_jvp
 def _elu(x: Array, alpha: Array | None) -> tuple[Array, Array]:
     """``(elu(x, alpha), d elu / dx)``, both in x's dtype; ``alpha=None`` means 1."""
+    if x.dtype in kernel16.DTYPES:  # bfloat16, float16: the 16-bit kernel
+        return kernel16.elu(x, _alpha16(alpha))
     ct = compute_dtype(x.dtype)
     c = None if alpha is None else alpha_multiplier(alpha, ct)
     traced = c is not None and not isinstance(c.e, int)  # static alphas are finite
@@ -89,8 +98,11 @@ def _elu_jvp(primals, tangents):
     if alpha is not None and not is_zero(alpha_dot):
         # expm1(x) and exp(x) for x <= 0, in the compute dtype: a 16-bit output's
         # tangent is rounded once, and the cotangent of alpha sums in float32.
-        expm1_x, exp_x = _elu(x.astype(compute_dtype(x.dtype)), None)
-        expm1_x, exp_x = jnp.where(pos, 0, expm1_x), jnp.where(pos, 0, exp_x)
+        if x.dtype in kernel16.DTYPES:  # from the 16-bit kernel's own reduction (0 for x > 0)
+            expm1_x, exp_x = kernel16.elu_alpha_partials(x, _alpha16(alpha))
+        else:
+            expm1_x, exp_x = _elu(x.astype(compute_dtype(x.dtype)), None)
+            expm1_x, exp_x = jnp.where(pos, 0, expm1_x), jnp.where(pos, 0, exp_x)
     return (value, deriv), (
         tangent(value, (deriv, x_dot), (expm1_x, alpha_dot)),
         tangent(deriv, (jnp.where(pos, 0, deriv), x_dot), (exp_x, alpha_dot)),
@@ -124,33 +136,17 @@ def _selu_positive(x: Array, dtype) -> Array:
     return jnp.where(x < np.inf, out, x).astype(dtype)
 
 
-# The float16 inputs at which selu's derivative, lambda alpha exp(x) rounded
-# first to float32, would round to float16 wrongly: there the float32 result
-# is a float16 midpoint and the true value lies just beyond it. Found by
-# enumerating every 16-bit input (python -m benchmarks.accuracy); the only ones for
-# the default alphas. Bits of x -> bits of the correctly rounded result.
-_SELU_DERIV_F16 = ((0xAFEE, 0x3E37), (0xBD43, 0x378D))  # x = -0.1239, -1.315
-
-
-def _patch(x: Array, out: Array, table) -> Array:
-    """``out`` with the listed inputs' results replaced (bit patterns)."""
-    xb = lax.bitcast_convert_type(x, np.uint16)
-    for xv, yv in table:
-        out = jnp.where(xb == np.uint16(xv), lax.bitcast_convert_type(np.uint16(yv), out.dtype), out)
-    return out
-
-
 @jax.custom_jvp
 def _selu(x: Array) -> tuple[Array, Array]:
     """``(selu(x), d selu / dx)``, both in x's dtype."""
+    if x.dtype in kernel16.DTYPES:  # bfloat16, float16: the 16-bit kernel
+        return kernel16.selu(x)
     ct = compute_dtype(x.dtype)
     xc = x.astype(ct)
     c = constant_multiplier(SELU_SCALE_ALPHA_DIGITS, ct)
     parts = reduce_range(xc, lowest=elu_lowest(c, ct))
     value = expm1_times(parts, c, x.dtype)
     deriv = exp_times(parts, c, x.dtype)
-    if x.dtype == np.float16:
-        deriv = _patch(x, deriv, _SELU_DERIV_F16)
     return (  # selu(+-0) = +-0 (lambda x), selu'(0) the x <= 0 side
         jnp.where(x >= 0, _selu_positive(xc, x.dtype), value),
         jnp.where(x > 0, np.asarray(float(SELU_SCALE_DIGITS), x.dtype), deriv),

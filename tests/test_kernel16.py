@@ -209,6 +209,20 @@ def test_alpha_partials_are_float32_expm1_and_exp():
         assert ulp_distance(np.asarray(got, np.float64), want.astype(np.float32).astype(np.float64), np.float32).max() <= 3
 
 
+def test_alpha_partials_differentiate_to_exp():
+    """``elu_alpha_partials`` is a custom_jvp: d/dx of expm1(x) and of exp(x) is exp(x) (0 for x > 0)."""
+    x = jnp.asarray(np.array([-3.0, -0.5, -0.0, 0.75, -np.inf]), jnp.bfloat16)
+    a = jnp.float32(0.3)
+    outs, steps = jax.jvp(lambda t: k16.elu_alpha_partials(t, a), (x,), (jnp.ones_like(x),))
+    want = np.where(np.asarray(x, np.float64) > 0, 0.0, np.exp(np.asarray(x, np.float64)))
+    for step in steps:
+        assert step.dtype == np.float32
+        np.testing.assert_allclose(np.asarray(step, np.float64), want, rtol=2**-21)
+    second = jax.jvp(lambda t: jax.jvp(lambda s: k16.elu_alpha_partials(s, a), (t,), (jnp.ones_like(t),))[1][0],
+                     (x,), (jnp.ones_like(x),))[1]
+    np.testing.assert_allclose(np.asarray(second, np.float64), want, rtol=2**-21)
+
+
 @pytest.mark.parametrize("name,budget", [("elu", (30, 60)), ("selu", (34, 68)), ("elu(alpha=per-element)", (44, 110))])
 def test_op_counts_within_budget(name, budget):
     """The standalone kernel's per-element ops (forward, value_and_grad), as benchmarks.speed16 counts them."""
@@ -216,9 +230,9 @@ def test_op_counts_within_budget(name, budget):
 
     ours, _, per_element = speed16.CASES[name]
     for dtype in ("bfloat16", "float16"):
-        args = speed16._args(speed16.N_OPS, dtype, per_element)
+        args = speed16.args_for(speed16.N_OPS, dtype, per_element)
         counts = [count_ops(jax.jit(p).lower(*args).compile().as_text(), speed16.N_OPS)[0]
-                  for p in speed16._programs(ours, per_element)]
+                  for p in speed16.programs(ours, per_element)]
         assert all(c <= b for c, b in zip(counts, budget)), (dtype, counts)
 
 
