@@ -16,14 +16,12 @@ Accuracy, and how each statement is established (the README's claims table):
   within 1 ULP of the correctly rounded result in float32 and float64
   (fractional errors below 1.5 ULP; the largest, about 1.16 ULP, is
   ``expm1_fast``'s, where ``r + tail`` is rounded before its power-of-two
-  scaling). 16-bit outputs are the float32 result rounded once more: within 1
-  ULP (0.5 + B32 2^(p - 24) ULP for a p-bit significand).
-* Enumerated, by commands whose reports are committed: every bfloat16 and
-  float16 input of elu, selu and celu with the default alpha correctly
-  rounded, value, f' and f'' (``python -m benchmarks.accuracy``; two float16
-  inputs of selu's f', where the float32 result is a float16 midpoint, are
-  patched in ``jelu.activations``); every float32 x <= 0 of elu and celu with
-  alpha 1, 2 and 0.3 and of selu within 1 ULP
+  scaling). Outputs in bfloat16 and float16 come from the 16-bit kernel of
+  ``jelu._kernel16`` instead, with its own budget and enumeration (``python
+  -m benchmarks.prove16``); celu's derivatives in alpha, float32 for 16-bit x,
+  still come from here.
+* Enumerated, by commands whose reports are committed: every float32 x <= 0
+  of elu and celu with alpha 1, 2 and 0.3 and of selu within 1 ULP
   (``python -m benchmarks.sweep --sign negative``), and selu's lambda x for
   every x > 0.
 
