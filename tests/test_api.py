@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 
 import jax
+import jax.export
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jax_compat import enable_x64
 import jelu
 
 from jelu.testing import SELU_ALPHA, SELU_SCALE
@@ -92,7 +94,7 @@ def test_alpha_positional_keyword_and_default(name):
 def test_drop_in_for_jax_nn_in_float64(name):
     """Where jax.nn is accurate (float64, |x| <= 5), jelu agrees with it to ~1e-14."""
     x = np.linspace(-5, 5, 101)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         args = () if name == "selu" else (0.8,)
         ours = FUNCS[name](jnp.asarray(x), *args)
         theirs = JAX_NN[name](jnp.asarray(x), *args)
@@ -135,7 +137,7 @@ def test_output_and_gradient_keep_float_dtype(name, dtype):
 @pytest.mark.parametrize("name", ["celu"] + [pytest.param(n, marks=pytest.mark.slow) for n in ("elu", "selu")])
 def test_float64_keeps_dtype_in_x64_mode(name):
     fn = FUNCS[name]
-    with jax.enable_x64(True):
+    with enable_x64(True):
         x = jnp.asarray(X, jnp.float64)
         y = fn(x)
         assert y.dtype == jnp.float64
@@ -159,7 +161,7 @@ def test_integer_and_bool_promote_like_jax_nn(name, dtype):
 
 @pytest.mark.parametrize("name", ["elu"] + [pytest.param(n, marks=pytest.mark.slow) for n in ("selu", "celu")])
 def test_integer_promotes_like_jax_nn_in_x64_mode(name):
-    with jax.enable_x64(True):
+    with enable_x64(True):
         x = jnp.asarray([-2, 0, 3], jnp.int64)
         assert FUNCS[name](x).dtype == JAX_NN[name](x).dtype == jnp.float64
 

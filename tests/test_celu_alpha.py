@@ -33,6 +33,7 @@ import numpy as np
 import pytest
 from jax import lax
 
+from jax_compat import enable_x64
 import jelu
 
 from jelu.testing import all_bit_patterns, ulp_distance
@@ -318,7 +319,7 @@ def test_alpha_derivatives_float64(xs, alpha, order, bound):
     """In float64 (x64 mode): d/dalpha within 2 ULP and d^2/dalpha^2 within 4 ULP (mpmath at every point)."""
     x = _float64_subsample(xs)
     ref = celu_alpha_derivative(order, x, alpha, np.float64)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         y = np.asarray(alpha_derivative(order)(jnp.asarray(x, jnp.float64), jnp.float64(alpha)))
     m = ulp_report(y, ref, x, np.float64)
     assert m["max_ulp"] <= bound, m
@@ -417,7 +418,7 @@ def test_every_partial_up_to_order_3_finite_where_the_math_is(dtype, mode):
     """
     grid_x = GRID_X64 if dtype == "float64" else GRID_X32
     xg, ag = (g.ravel() for g in np.meshgrid(np.array(grid_x), np.array(GRID_ALPHAS), indexing="ij"))
-    with jax.enable_x64(dtype == "float64"):
+    with enable_x64(dtype == "float64"):
         xg = xg.astype(dtype).astype(np.float64)
         ag = ag.astype(dtype).astype(np.float64)
         atol = 1e-30 if dtype == "float32" else 1e-290
@@ -442,7 +443,7 @@ def test_every_partial_up_to_order_3_finite_where_the_math_is(dtype, mode):
 def test_hessian_in_alpha_with_infinite_x(dtype):
     """jax.hessian of sum(celu(x, alpha)) in alpha, x holding +-inf and -3e38: finite and right."""
     x_host = [-np.inf, np.inf, -3e38, -1.0, 0.0, -0.25]
-    with jax.enable_x64(dtype == "float64"):
+    with enable_x64(dtype == "float64"):
         x = jnp.asarray(x_host, dtype)
         for alpha in (0.3, 1.7):
             a = float(np.asarray(alpha, dtype))

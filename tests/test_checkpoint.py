@@ -10,6 +10,7 @@ import struct
 from pathlib import Path
 
 import jax
+import jax.export
 import numpy as np
 import pytest
 

@@ -20,6 +20,7 @@ import mpmath
 import numpy as np
 import pytest
 
+from jax_compat import enable_x64
 import jelu
 from jelu import dropout as jd
 
@@ -94,7 +95,7 @@ def test_values_are_the_formula_with_the_documented_mask(rate):
 
 
 def test_float64_values_to_float64_precision():
-    with jax.enable_x64(True):
+    with enable_x64(True):
         x = jnp.asarray(X, jnp.float64)
         y = np.asarray(jelu.alpha_dropout(KEY, x, 0.1))
         assert y.dtype == np.float64
@@ -283,7 +284,7 @@ def test_keeps_dtype_and_rounds_once_from_float32(name, dtype):
 
 @pytest.mark.slow
 def test_float64_kept_in_x64_mode():
-    with jax.enable_x64(True):
+    with enable_x64(True):
         x = jnp.asarray(X, jnp.float64)
         assert jelu.alpha_dropout(KEY, x, 0.1).dtype == jnp.float64
         assert jelu.alpha_dropout(KEY, x, jnp.float64(0.1)).dtype == jnp.float64

@@ -13,6 +13,7 @@ import mpmath
 import numpy as np
 import pytest
 
+from jax_compat import enable_x64
 import jelu
 from benchmarks import error_budget
 from jelu.testing import f64_formula, mp_formula, derivative, f64_rel_err
@@ -113,7 +114,7 @@ def test_float64_errors_never_exceed_the_derived_bound(case):
     name, alpha, kw, paths = CASES[case]
     x = _float64_sample() * (alpha if name == "celu" else 1.0)
     f = getattr(jelu, name)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         ys = [np.asarray(jax.jit(derivative(lambda t: f(t, **kw), order))(jnp.asarray(x, jnp.float64)))
               for order in (0, 1, 2)]
     with mpmath.workdps(40):

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import jax
+import jax.export
 import jax.numpy as jnp
 import numpy as np
 import optax

@@ -19,12 +19,14 @@ import textwrap
 from typing import Callable
 
 import jax
+import jax.export
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
 from jax.test_util import check_grads
 
+from jax_compat import enable_x64
 import jelu
 
 from jelu.testing import SELU_ALPHA, SELU_SCALE, x_sized_residuals
@@ -351,7 +353,7 @@ def _away_from_kink(rng, n):
 @case_param()
 def test_check_grads_order2_in_x(case):
     rng = np.random.default_rng(3)
-    with jax.enable_x64(True):  # float64 so finite differences are accurate to ~1e-8
+    with enable_x64(True):  # float64 so finite differences are accurate to ~1e-8
         x = jnp.asarray(_away_from_kink(rng, 12))
         check_grads(case.fn, (x,), order=2, modes=("fwd", "rev"))
 
@@ -360,7 +362,7 @@ def test_check_grads_order2_in_x(case):
 def test_check_grads_order1_in_alpha(fn):
     """The fast tier's version of the next test: first order, one scalar alpha."""
     rng = np.random.default_rng(4)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         x = jnp.asarray(_away_from_kink(rng, 12))
         check_grads(fn, (x, jnp.float64(0.6)), order=1, modes=("fwd", "rev"))
 
@@ -372,7 +374,7 @@ def test_check_grads_order2_in_alpha(fn):
     shape (constant 0.6, constant 1.7, random per element), so that the three share
     one set of compiled derivatives; a scalar alpha is the fast test's above."""
     rng = np.random.default_rng(4)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         x = jnp.asarray(_away_from_kink(rng, 12))
         for alpha in (jnp.full(12, 0.6), jnp.full(12, 1.7), jnp.asarray(rng.uniform(0.4, 2.0, 12))):
             check_grads(lambda a: fn(x, a), (alpha,), order=2, modes=("fwd", "rev"))
@@ -393,7 +395,7 @@ def test_check_grads_order4_far_out(case):
     x = jnp.array([1e4, -1e4], jnp.float32)
     check_grads(case.fn, (x,), order=4, modes=("fwd",), eps=1.0)
     check_grads(case.fn, (x,), order=3, modes=("rev",), eps=1.0)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         check_grads(case.fn, (x.astype(jnp.float64),), order=4, modes=("fwd",))
         check_grads(case.fn, (x.astype(jnp.float64),), order=3, modes=("rev",))
 
@@ -419,7 +421,7 @@ def test_derivatives_up_to_order4_finite_and_right(case, dtype):
     wrongly 0 where the truth is a normal number (e.g. exp(-20) computed as expm1(x) + 1)
     fails.
     """
-    with jax.enable_x64(dtype == "float64"):
+    with enable_x64(dtype == "float64"):
         grid = np.array(GRID64 if dtype == "float64" else GRID32, dtype)
         tiny = float(np.finfo(dtype).tiny)
         for order in range(5):

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jax_compat import enable_x64, unregister_event_duration_listener
 import jelu
 from jelu.testing import x_sized_residuals
 
@@ -113,7 +114,7 @@ def test_concrete_result_types_match_jax_nn(call, label):
                                    "np float64 array", "jnp int32 array"])
 @pytest.mark.parametrize("call", list(CALLS))
 def test_dtype_and_weak_type_match_jax_nn_in_x64_mode(call, label):
-    with jax.enable_x64(True):
+    with enable_x64(True):
         x = INPUTS[label]()
         ours, theirs = CALLS[call](FUNCS, x), CALLS[call](JAX_NN, x)
         assert _type(ours) == _type(theirs), f"x64 {call}({label}): jelu {_type(ours)}, jax.nn {_type(theirs)}"
@@ -239,7 +240,7 @@ class _Events:
         return self
 
     def __exit__(self, *exc):
-        jax.monitoring.unregister_event_duration_listener(self._listener)
+        unregister_event_duration_listener(self._listener)
 
 
 @pytest.mark.parametrize("sig", [pytest.param(s, marks=() if s == "celu(x, 0.5)" else pytest.mark.slow)
