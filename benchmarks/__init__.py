@@ -14,6 +14,10 @@ to another folder. The scripts:
   references, every 16-bit input and a dense float32 sample.
 * ``sweep``: every (or every Nth) float32 bit pattern against the references.
 * ``error_budget``: the derived (not measured) error bound of each kernel path.
+* ``prove16``: the 16-bit kernel evaluated with every multiply-add fused or
+  not, on every bfloat16 and float16 input, against the correctly rounded
+  references: the proof of the 16-bit claims.
+* ``speed16``: the 16-bit kernel's op counts and time against jax.nn.
 * ``fit_poly``: the kernel's polynomial for expm1 and its rigorous error bound.
 * ``f64_route``: what correct rounding in float32 through float64 would cost.
 * ``run``: speed and memory against jax.nn (and PyTorch when installed), and
@@ -27,7 +31,7 @@ to another folder. The scripts:
 ``_common`` holds what they share: timing, the command-line parser, atomic
 writes, the machine description and the output paths; ``_report`` the pieces
 of the markdown reports. The other modules whose names start with ``_`` are
-parts of one script: ``_run_elementwise``, ``_run_trainer`` and ``_pinning``
+parts of one script: ``_run_elementwise``, ``_run_trainer``, ``_run_learnable`` and ``_pinning``
 of ``run``, ``_device_check_report`` of ``device_check``, ``_error_rules`` and
 ``_error_paths`` of ``error_budget``. The references come from
 :mod:`jelu.testing`; nothing here imports the tests.
