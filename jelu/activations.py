@@ -49,7 +49,7 @@ from jelu._constants import (
 )
 from jelu._double_word import opaque, split
 from jelu._jvp import is_zero, materialize, tangent
-from jelu._kernel import UP, elu_lowest, exp_times, expm1_times, reduce_range
+from jelu._kernel import UP, elu_lowest, elu_lowest_any, exp_times, expm1_times, reduce_range
 from jelu._multiplier import StaticAlpha, alpha_multiplier, constant_multiplier
 
 __all__ = ["elu", "selu", "celu", "elu_plus_one", "ALPHA_RANGE"]
@@ -76,7 +76,7 @@ def _elu(x: Array, alpha: Array | None) -> tuple[Array, Array]:
         inf = jnp.isinf(c.hi)
         m = jnp.where(inf, jnp.sign(c.hi), c.hi)
         c = c._replace(hi=m, parts=split(m), e=jnp.where(inf, 2 * format_of(ct).bias + UP, c.e))
-    lowest = None if c is None else elu_lowest(c, ct)
+    lowest = None if c is None else elu_lowest_any(ct) if traced else elu_lowest(c, ct)
     parts = reduce_range(x.astype(ct), lowest=lowest)
     value = expm1_times(parts, c, x.dtype)
     deriv = exp_times(parts, c, x.dtype)
