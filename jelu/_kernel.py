@@ -201,17 +201,5 @@ def elu_lowest(c: Multiplier, ct) -> Array:
     |k| < 2^8 keeps k ln2_hi exact and k stays above -2 bias for ldexp.
     """
     clip = np.clip if isinstance(c.e, int) else jnp.clip
-    steps = clip(c.e + 1, 0, ELU_STEPS).astype(ct)
+    steps = clip(c.e + 1, 0, 101).astype(ct)
     return _xmin(ct) - steps * np.asarray(np.log(2), ct)
-
-
-ELU_STEPS = 101  # the cap of e + 1 in elu_lowest
-
-
-def elu_lowest_any(ct) -> np.ndarray:
-    """The lowest of ``elu_lowest`` over every alpha (that of alpha >= 2^100), a
-    constant: a traced alpha takes it instead of its own, which would be work
-    per alpha in every per-element loop. Between the two clamps
-    ``alpha exp(x)`` rounds to 0 and ``alpha expm1(x)`` to ``-alpha`` as at
-    alpha's own clamp, and k stays in the range ``elu_lowest`` allows."""
-    return _xmin(ct) - np.asarray(ELU_STEPS, ct) * np.asarray(np.log(2), ct)

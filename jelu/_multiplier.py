@@ -144,6 +144,24 @@ def traced_alpha_multiplier(alpha: Array) -> Multiplier:
     return Multiplier(m, None, split(m), e, alpha == 1)
 
 
+def elu_alpha_multiplier(alpha: Array, big: int) -> Multiplier:
+    """A traced alpha for ELU: ``m 2^e`` as ``traced_alpha_multiplier`` gives it for
+    a normal alpha, and the limits in the same arithmetic for the others: +-inf
+    as +-1 * 2^big, so that every product by it overflows to +-inf (not inf * 0
+    = NaN); +-0 and subnormals as +-m * 2^-big, so that every product rounds to
+    a zero of the sign of +-0 * v; NaN as NaN. m is alpha's bits with the
+    exponent field replaced by the bias's (+-1 for +-inf and +-0), so no select
+    on m is needed but NaN's."""
+    fmt = format_of(alpha.dtype)
+    b = to_bits(alpha)
+    expo = (b >> fmt.mant) & ((1 << (fmt.dtype.itemsize * 8 - 1 - fmt.mant)) - 1)
+    exponent_mask = np.asarray(((2 * fmt.bias + 1) << fmt.mant), fmt.int_dtype)
+    m = from_bits((b & ~exponent_mask) | np.asarray(fmt.bias << fmt.mant, fmt.int_dtype), alpha.dtype)
+    m = jnp.where(alpha == alpha, m, alpha)
+    e = jnp.where(expo == 2 * fmt.bias + 1, big, jnp.where(expo == 0, -big, expo - fmt.bias)).astype(np.int32)
+    return Multiplier(m, None, split(m), e, alpha == 1)
+
+
 def inverse(c: Multiplier) -> Multiplier:
     """``1 / c`` as a scale, from one division per alpha (not per element)."""
     if isinstance(c.e, int):  # static: hi + lo is 2 / m to twice the precision

@@ -49,8 +49,8 @@ from jelu._constants import (
 )
 from jelu._double_word import opaque, split
 from jelu._jvp import is_zero, materialize, tangent
-from jelu._kernel import UP, elu_lowest, elu_lowest_any, exp_times, expm1_times, reduce_range
-from jelu._multiplier import StaticAlpha, alpha_multiplier, constant_multiplier
+from jelu._kernel import UP, elu_lowest, exp_times, expm1_times, reduce_range
+from jelu._multiplier import StaticAlpha, alpha_multiplier, constant_multiplier, elu_alpha_multiplier
 
 __all__ = ["elu", "selu", "celu", "elu_plus_one", "ALPHA_RANGE"]
 
@@ -68,15 +68,12 @@ def _elu(x: Array, alpha: Array | None) -> tuple[Array, Array]:
     if x.dtype in kernel16.DTYPES:  # bfloat16, float16: the 16-bit kernel
         return kernel16.elu(x, _alpha16(alpha))
     ct = compute_dtype(x.dtype)
-    c = None if alpha is None else alpha_multiplier(alpha, ct)
-    traced = c is not None and not isinstance(c.e, int)  # static alphas are finite
-    if traced:
-        # alpha = +-inf as +-2^(2 bias + UP): every product by it overflows to the limit,
-        # -+inf for x < 0 (subnormal x too) and +-inf for f', instead of inf * 0 = NaN.
-        inf = jnp.isinf(c.hi)
-        m = jnp.where(inf, jnp.sign(c.hi), c.hi)
-        c = c._replace(hi=m, parts=split(m), e=jnp.where(inf, 2 * format_of(ct).bias + UP, c.e))
-    lowest = None if c is None else elu_lowest_any(ct) if traced else elu_lowest(c, ct)
+    traced = alpha is not None and not isinstance(alpha, StaticAlpha)  # static alphas are finite
+    # A traced alpha = +-inf as +-2^(2 bias + UP): every product by it overflows to the
+    # limit, -+inf for x < 0 (subnormal x too) and +-inf for f', instead of inf * 0 = NaN.
+    c = (elu_alpha_multiplier(alpha.astype(ct), 2 * format_of(ct).bias + UP) if traced
+         else None if alpha is None else alpha_multiplier(alpha, ct))
+    lowest = None if c is None else elu_lowest(c, ct)
     parts = reduce_range(x.astype(ct), lowest=lowest)
     value = expm1_times(parts, c, x.dtype)
     deriv = exp_times(parts, c, x.dtype)
