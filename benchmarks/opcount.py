@@ -14,8 +14,11 @@ CPU backend's on any machine); the JSON is also jelu's op budget, which
 For each function (elu, elu with alpha 0.3, elu with a traced float32 alpha,
 selu, celu with alpha 0.5, celu with a traced alpha), dtype (float32,
 bfloat16, float16) and pass (``fwd``: ``jax.jit(f)(x)``; ``fwd+bwd``: the
-jitted ``jax.vjp(f, x)[1](g)[0]``), the function is compiled for the CPU
-backend on n = 4096 elements and its optimized HLO
+jitted ``jax.vjp(f, x)[1](g)[0]``; ``vg``: the jitted ``jax.value_and_grad``
+of ``sum(f(x))`` in x, and for the traced rows of ``sum(f(x, alpha))`` in x
+and a float32 alpha *per element* (alpha of x's shape: a learnable alpha's
+value, f' and derivative in alpha, with alpha's own work counted per element),
+the function is compiled for the CPU backend on n = 4096 elements and its optimized HLO
 (``jax.jit(...).lower(...).compile().as_text()``) is counted:
 
 * a *per-element op* is any HLO instruction, at top level or inside a called
@@ -62,7 +65,7 @@ KIND = "cpu"
 
 N = 4096
 DTYPES = ("float32", "bfloat16", "float16")
-PASSES = ("fwd", "fwd+bwd")
+PASSES = ("fwd", "fwd+bwd", "vg")
 FREE = {"parameter", "constant", "broadcast", "bitcast", "bitcast-convert", "tuple", "get-tuple-element", "copy", "fusion"}
 # name: (jelu, jax.nn, traced): f(x), or f(x, alpha) with alpha a float32 argument of the jitted function
 # (cast to x's dtype for jax.nn, which would otherwise promote a 16-bit x to a float32 result).
@@ -119,6 +122,11 @@ def _hlo(f, dtype: str, pass_: str, traced_alpha: bool) -> str:
     alpha = (jax.ShapeDtypeStruct((), jnp.float32, sharding=cpu),) if traced_alpha else ()
     if pass_ == "fwd":
         return jax.jit(f).lower(x, *alpha).compile().as_text()
+    if pass_ == "vg":  # in x and, if traced, a per-element alpha
+        alpha = (jax.ShapeDtypeStruct((N,), jnp.float32, sharding=cpu),) if traced_alpha else ()
+        loss = lambda *args: f(*args).astype(jnp.float32).sum()  # noqa: E731
+        vg = jax.value_and_grad(loss, argnums=tuple(range(1 + len(alpha))))
+        return jax.jit(vg).lower(x, *alpha).compile().as_text()
     vjp = lambda x, g, *a: jax.vjp(lambda x: f(x, *a), x)[1](g)[0]  # noqa: E731
     return jax.jit(vjp).lower(x, x, *alpha).compile().as_text()
 

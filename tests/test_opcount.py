@@ -1,8 +1,9 @@
 """Tests of ``python -m benchmarks.opcount``: the HLO op counter, its command line, and jelu's op budget.
 
-The budget test compiles jelu's 36 cases (about 10 s on 2 cores: the slow tier)
+The budget test compiles jelu's 54 cases (about 10 s on 2 cores: the slow tier)
 and fails when one needs more per-element ops than the committed
-``benchmarks/results/opcount-cpu.json``.
+``benchmarks/results/opcount-cpu.json``; the ``vg`` pass of the traced rows is
+a learnable alpha's step (value and gradient in x and a per-element alpha).
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ N = opcount.N
 
 def _count(f, *args) -> tuple[int, int]:
     return opcount.count_ops(jax.jit(f).lower(*args).compile().as_text(), N)
+
+
+def test_value_and_grad_pass_takes_a_per_element_alpha():
+    """The traced rows' vg pass differentiates in x and an alpha of x's shape: alpha's own work counts per element."""
+    assert opcount.FUNCTIONS["elu(alpha=traced)"][2] and opcount.FUNCTIONS["celu(alpha=traced)"][2]
+    text = opcount._hlo(lambda x, a: x * a, "float32", "vg", True)
+    assert "entry_computation_layout={(f32[4096]{0}, f32[4096]{0})->(f32[], f32[4096]{0}, f32[4096]{0})}" in text
+    # sum(2 x) and its gradient, a constant 2 broadcast: one multiply per element, the sum's reduce
+    # fusion and its add are not n-shaped
+    assert opcount.count_ops(opcount._hlo(lambda x: x * 2, "float32", "vg", False), N) == (1, 2)
 
 
 def test_count_ops_on_compiled_jax():
