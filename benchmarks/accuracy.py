@@ -51,6 +51,11 @@ import ml_dtypes
 import mpmath
 import numpy as np
 
+try:
+    from jax import enable_x64  # JAX >= 0.8
+except ImportError:  # JAX < 0.8 has it in jax.experimental
+    from jax.experimental import enable_x64
+
 import jelu
 from benchmarks import _common
 from jelu.testing import (CASES, all_bit_patterns, compare, correctly_rounded, derivative, f64_formula,
@@ -185,7 +190,7 @@ def exact_errors(case: str, order: int, x: np.ndarray, ys: list[np.ndarray], dty
 def evaluate(f, order: int, x: np.ndarray, dtype) -> np.ndarray:
     """``derivative(f, order)`` jitted at x (given as float64) in ``dtype``, as float64."""
     dtype = np.dtype(dtype)
-    with jax.enable_x64(dtype == np.float64):
+    with enable_x64(dtype == np.float64):
         y = jax.jit(derivative(f, order))(jnp.asarray(x.astype(dtype)))
         return np.asarray(y).astype(np.float64)
 

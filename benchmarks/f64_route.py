@@ -40,6 +40,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+try:
+    from jax import enable_x64  # JAX >= 0.8
+except ImportError:  # JAX < 0.8 has it in jax.experimental
+    from jax.experimental import enable_x64
+
 import jelu
 from benchmarks import _common
 from jelu.testing import compare, correctly_rounded
@@ -61,7 +66,7 @@ def _order(g: Callable[[jax.Array], jax.Array], order: int) -> Callable[[jax.Arr
 def _in_float64(g: Callable[[jax.Array], jax.Array]) -> Callable[[jax.Array], jax.Array]:
     """g applied to x converted to float64, its result rounded back to x's dtype."""
     def f(x: jax.Array) -> jax.Array:
-        with jax.enable_x64(True):
+        with enable_x64(True):
             return g(x.astype(jnp.float64)).astype(x.dtype)
     return f
 

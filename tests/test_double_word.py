@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jax_compat import enable_x64
 from jelu import _double_word as dw
 from jelu import _multiplier as mult
 
@@ -53,7 +54,7 @@ def _run(fn, *args, jit=True):
 
 @pytest.fixture(params=[np.float32, pytest.param(np.float64, marks=pytest.mark.slow)], ids=["float32", "float64"])
 def dtype(request):
-    with jax.enable_x64(request.param == np.float64):
+    with enable_x64(request.param == np.float64):
         yield np.dtype(request.param)
 
 

@@ -24,6 +24,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+from jax_compat import enable_x64
 import jelu
 
 from jelu.testing import all_bit_patterns, derivative, ulp_distance
@@ -190,7 +191,7 @@ def test_elu_clamp_rounds_to_zero_where_subnormals_are_kept(dtype):
     half_tiniest = mpmath.mpf(2) ** (info.minexp - info.nmant - 1)
     exps = np.arange(info.minexp, 100)
     alphas = np.nextafter(np.ldexp(np.ones(exps.size, dtype), exps + 1), dtype(0)).astype(dtype)
-    with jax.enable_x64(dtype == np.float64):
+    with enable_x64(dtype == np.float64):
         lowest = np.asarray(jax.vmap(lambda a: elu_lowest(traced_alpha_multiplier(a), a.dtype))(jnp.asarray(alphas)))
     assert lowest.dtype == dtype
     with mpmath.workdps(60):
