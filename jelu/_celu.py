@@ -31,6 +31,7 @@ from jelu._double_word import (
     split,
     split_constant,
     two_prod,
+    unfolded,
 )
 from jelu._jvp import materialize, tangent
 from jelu._kernel import exp_times, expm1_times, reduce_range, round_scaled
@@ -121,6 +122,7 @@ def celu_with_derivatives(x: Array, alpha: Array) -> CeluOutputs:
     16-bit batch. A traced alpha that is not finite and positive gives NaN for
     ``x <= 0``.
     """
+    x, alpha = unfolded(x, alpha)  # a constant x or alpha is computed at run time, as any other
     dt = x.dtype
     ct = compute_dtype(dt)
     xc = x.astype(ct)

@@ -48,6 +48,19 @@ def opaque(v: Array) -> Array:
     return from_bits(to_bits(v) & np.asarray(-2, format_of(v.dtype).int_dtype), v.dtype)
 
 
+def unfolded(*values):
+    """``values`` unchanged, behind an optimization barrier that XLA's simplifier cannot see through.
+
+    XLA evaluates what it knows at compile time (an ``x`` captured as a constant
+    under ``jit``) with its algebraic simplifier, which reassociates sums of
+    constants (``a + (b - c)`` into ``(a + b) - c``) and so changes the bits:
+    ``expm1_fast`` of a constant tiny x became ``(x + 1) - 1 = 0``. Behind the
+    barrier, which XLA removes after simplification, a constant input is
+    computed by the kernel's own operations at run time, as any other input.
+    """
+    return lax.optimization_barrier(values)
+
+
 def split(v: Array) -> tuple[Array, Array]:
     """``v = hi + lo`` exactly, each half as wide, by masking bits (not by a product).
 

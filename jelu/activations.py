@@ -47,7 +47,7 @@ from jelu._constants import (
     compute_dtype,
     format_of,
 )
-from jelu._double_word import opaque, split
+from jelu._double_word import opaque, split, unfolded
 from jelu._jvp import is_zero, materialize, tangent
 from jelu._kernel import UP, elu_lowest, exp_times, expm1_times, reduce_range
 from jelu._multiplier import StaticAlpha, alpha_multiplier, constant_multiplier, elu_alpha_multiplier
@@ -65,6 +65,7 @@ def _alpha16(alpha: Array | StaticAlpha | None) -> Array | float | None:
 @jax.custom_jvp
 def _elu(x: Array, alpha: Array | None) -> tuple[Array, Array]:
     """``(elu(x, alpha), d elu / dx)``, both in x's dtype; ``alpha=None`` means 1."""
+    x, alpha = unfolded(x, alpha)  # a constant x is computed at run time, as any other
     if x.dtype in kernel16.DTYPES:  # bfloat16, float16: the 16-bit kernel
         return kernel16.elu(x, _alpha16(alpha))
     ct = compute_dtype(x.dtype)
@@ -136,6 +137,7 @@ def _selu_positive(x: Array, dtype) -> Array:
 @jax.custom_jvp
 def _selu(x: Array) -> tuple[Array, Array]:
     """``(selu(x), d selu / dx)``, both in x's dtype."""
+    (x,) = unfolded(x)  # a constant x is computed at run time, as any other
     if x.dtype in kernel16.DTYPES:  # bfloat16, float16: the 16-bit kernel
         return kernel16.selu(x)
     ct = compute_dtype(x.dtype)

@@ -280,3 +280,43 @@ def test_vmap_over_alpha_matches_one_alpha_at_a_time(name):
     batched = jax.jit(jax.vmap(da))(alphas)
     for k in range(alphas.size):
         assert_same_bits(batched[k], da(alphas[k]), x, f"{name} d/dalpha alpha={float(alphas[k])}")
+
+
+# --------------------------------------------------------------------------
+# x known at compile time
+
+
+def _not_subnormal(*arrays) -> np.ndarray:
+    """Where no array holds a subnormal: XLA's compile-time evaluation keeps them, its CPU code flushes them."""
+    keep = True
+    for a in arrays:
+        a = np.asarray(a)
+        tiny = float(ml_dtypes.finfo(a.dtype).tiny)
+        keep = keep & ~((np.abs(a.astype(np.float64)) < tiny) & (a != 0))
+    return keep
+
+
+CONSTANT_CASES = {**CASES, "elu(alpha=traced 1.7)": lambda x: jelu.elu(x, jnp.float32(1.7)),
+                  "elu_plus_one": jelu.elu_plus_one}
+
+
+@pytest.mark.parametrize("case,dtype_name", [
+    pytest.param(c, d, marks=() if (c, d) in {("elu", "float32"), ("celu(alpha=0.3)", "float32")}
+                 else pytest.mark.slow, id=f"{c}-{d}")
+    for d in DTYPES for c in CONSTANT_CASES])
+def test_x_known_at_compile_time_gives_the_same_bits(case, dtype_name):
+    """jax.jit of a function of a constant x (captured, so XLA may evaluate the kernel
+    itself at compile time) == the jitted function of x passed as an argument: value
+    and derivative. XLA's simplifier would otherwise reassociate the kernel's sums of
+    constants (elu(-4.44e-18) came out 0)."""
+    f = CONSTANT_CASES[case]
+    x = inputs(dtype_name)[::16]  # 2^14 points: a constant of the compiled program
+    x = np.concatenate([x, np.asarray([-4.44e-18, -0.15195], x.dtype)])
+    ones = np.ones_like(x)
+    want = jax.jit(lambda v: jax.jvp(f, (v,), (jnp.asarray(ones),)))(jnp.asarray(x))
+    got = jax.jit(lambda: jax.jvp(f, (jnp.asarray(x),), (jnp.asarray(ones),)))()
+    for g, w, label in zip(got, want, ("value", "derivative")):
+        keep = _not_subnormal(x, g, w)
+        g, w = np.asarray(g)[keep], np.asarray(w)[keep]
+        diff = bits(g) != bits(w)
+        assert not diff.any(), (case, label, x[keep][diff][:5], g[diff][:5], w[diff][:5])
