@@ -232,6 +232,29 @@ def compiled_thunk(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     return blocking(jax.jit(fn).lower(*args).compile(), *args)
 
 
+def scanned_steps(step: Callable[..., Any], params: Any, opt_state: Any, xs: jax.Array,
+                  ys: jax.Array) -> tuple[Callable[[], Any], Any]:
+    """A thunk that runs ``step(params, opt_state, x, y) -> (params, opt_state, loss)``
+    over the batches ``(xs, ys)`` in one jitted ``lax.scan``, carrying (and donating)
+    the state from call to call, and the compiled program."""
+    def scanned(params: Any, opt_state: Any, xs: jax.Array, ys: jax.Array) -> Any:
+        def body(carry: Any, batch: tuple[jax.Array, jax.Array]) -> Any:
+            params, opt_state, loss = step(*carry, *batch)
+            return (params, opt_state), loss
+        carry, losses = jax.lax.scan(body, (params, opt_state), (xs, ys))
+        return carry, losses[-1]
+
+    compiled = jax.jit(scanned, donate_argnums=(0, 1)).lower(params, opt_state, xs, ys).compile()
+    carried = (params, opt_state)
+
+    def thunk() -> Any:
+        nonlocal carried
+        carried, loss = compiled(*carried, xs, ys)
+        return jax.block_until_ready((carried, loss))
+
+    return thunk, compiled
+
+
 def temp_bytes(compiled: Any) -> int | None:
     """XLA's temporary memory of a compiled function (``memory_analysis``), None if not reported."""
     analysis = compiled.memory_analysis()

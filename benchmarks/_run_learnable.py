@@ -79,25 +79,13 @@ def learnable_steps(steps: int, dtypes: Sequence[str] = DTYPES) -> tuple[dict[tu
             logits = jax.vmap(forward, in_axes=(None, 0, None, None))(params, x, acts, dtype)
             return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
-        def scanned(params: Any, opt_state: Any, xs: jax.Array, ys: jax.Array) -> Any:
-            def body(carry: Any, batch: tuple[jax.Array, jax.Array]) -> Any:
-                params, opt_state = carry
-                value, grads = jax.value_and_grad(loss)(params, *batch)
-                updates, opt_state = optimizer.update(grads, opt_state, params)
-                return (optax.apply_updates(params, updates), opt_state), value
-            carry, losses = jax.lax.scan(body, (params, opt_state), (xs, ys))
-            return carry, losses[-1]
+        def step(params: Any, opt_state: Any, x: jax.Array, y: jax.Array) -> Any:
+            value, grads = jax.value_and_grad(loss)(params, x, y)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, value
 
         params = init_params(jax.random.key(0))
-        compiled = jax.jit(scanned, donate_argnums=(0, 1)).lower(params, optimizer.init(params), xs, ys).compile()
-        carried = (params, optimizer.init(params))
-
-        def thunk() -> Any:
-            nonlocal carried
-            carried, value = compiled(*carried, xs, ys)
-            return jax.block_until_ready((carried, value))
-
-        return thunk
+        return _common.scanned_steps(step, params, optimizer.init(params), xs, ys)[0]
 
     thunks = {(dtype, impl): make(acts, jnp.dtype(dtype))
               for dtype in dtypes for impl, acts in IMPLEMENTATIONS.items()}

@@ -63,23 +63,8 @@ def trainer_steps(steps: int, activations: Sequence[str]) -> tuple[dict[tuple[st
 
     def make(activation: Callable[[jax.Array], jax.Array], dtype: str) -> tuple[Callable[[], Any], int | None]:
         step = partial(mlp.train_step, optimizer=optimizer, activation=activation, dtype=jnp.dtype(dtype))
-
-        def scanned(params: Any, opt_state: Any, xs: jax.Array, ys: jax.Array) -> Any:
-            def body(carry: Any, batch: tuple[jax.Array, jax.Array]) -> Any:
-                params, opt_state, loss, _ = step(*carry, *batch)
-                return (params, opt_state), loss
-            carry, losses = jax.lax.scan(body, (params, opt_state), (xs, ys))
-            return carry, losses[-1]
-
         params = mlp.init_params(jax.random.key(0))
-        compiled = jax.jit(scanned, donate_argnums=(0, 1)).lower(params, optimizer.init(params), xs, ys).compile()
-        carried = (params, optimizer.init(params))
-
-        def thunk() -> Any:
-            nonlocal carried
-            carried, loss = compiled(*carried, xs, ys)
-            return jax.block_until_ready((carried, loss))
-
+        thunk, compiled = _common.scanned_steps(lambda *args: step(*args)[:3], params, optimizer.init(params), xs, ys)
         return thunk, _common.temp_bytes(compiled)
 
     thunks: dict[tuple[str, str], Callable[[], Any]] = {}
