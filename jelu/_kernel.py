@@ -165,8 +165,8 @@ def expm1_times(parts: Parts, c: Multiplier | None, dtype) -> Array:
     """
     if is_power_of_two(c):  # alpha = 2^e: the default path's bits, scaled exactly
         return ldexp(parts.expm1_fast(), None, c.e).astype(dtype)
-    if c is not None and isinstance(c.e, int) and c.hi == 0:  # alpha = 0: -0 for every x < 0, as 0 * expm1(x)
-        return (parts.expm1_fast() * np.asarray(0, parts.r.dtype)).astype(dtype)
+    if c is not None and isinstance(c.e, int) and c.hi == 0:  # alpha = +-0: -+0 for every x < 0, as +-0 * expm1(x)
+        return (parts.expm1_fast() * np.asarray(c.hi, parts.r.dtype)).astype(dtype)
     unit = parts.expm1_fast().astype(dtype)
     if c is None:
         return unit

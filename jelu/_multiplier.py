@@ -84,13 +84,16 @@ class StaticAlpha(NamedTuple):
     Registered as a pytree with no leaves (the value rides in the tree
     structure), so ``jax.jit`` specializes on it and ``custom_jvp`` treats it as
     a constant: everything that depends on alpha alone is computed in NumPy at
-    trace time, and the kernel multiplies by constants.
+    trace time, and the kernel multiplies by constants. The tree structure
+    carries the value's bits, so that 0.0 and -0.0 (equal as floats, and so
+    one cache entry of ``jax.jit``) are two constants.
     """
 
     value: float
 
 
-jax.tree_util.register_pytree_node(StaticAlpha, lambda c: ((), c.value), lambda value, _: StaticAlpha(value))
+jax.tree_util.register_pytree_node(
+    StaticAlpha, lambda c: ((), (c.value, math.copysign(1.0, c.value))), lambda aux, _: StaticAlpha(aux[0]))
 
 
 def alpha_as_array(alpha: Array | StaticAlpha, dtype) -> Array:

@@ -55,3 +55,14 @@ def test_traced_infinite_alpha_gives_the_limits(alpha):
 def test_traced_nan_alpha_gives_nan_below_zero():
     y = np.asarray(jax.jit(jelu.elu)(X, jnp.float32(np.nan)))
     assert np.isnan(y[X < 0]).all() and np.array_equal(y[X > 0], X[X > 0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_a_python_alpha_of_minus_zero_is_not_plus_zero(dtype):
+    """elu(x, -0.0) for x < 0 is -0.0 * expm1(x) = +0, as IEEE and jax.nn.elu give, and
+    elu(x, 0.0) is -0; the two alphas are separate constants of the compiled kernel
+    (they are equal as floats, so one jit cache entry unless told apart)."""
+    x = jnp.asarray([-3.0, -0.5], dtype)
+    for alpha, sign in ((0.0, -1.0), (-0.0, 1.0), (0.0, -1.0)):
+        out = np.asarray(jelu.elu(x, alpha)).astype(np.float64)
+        assert (out == 0).all() and (np.copysign(1.0, out) == sign).all(), (alpha, out)
