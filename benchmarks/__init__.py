@@ -17,7 +17,6 @@ to another folder. The scripts:
 * ``prove16``: the 16-bit kernel evaluated with every multiply-add fused or
   not, on every bfloat16 and float16 input, against the correctly rounded
   references: the proof of the 16-bit claims.
-* ``speed16``: the 16-bit kernel's op counts and time against jax.nn.
 * ``fit_poly``: the kernel's polynomial for expm1 and its rigorous error bound.
 * ``f64_route``: what correct rounding in float32 through float64 would cost.
 * ``run``: speed and memory against jax.nn (and PyTorch when installed), and

@@ -223,16 +223,15 @@ def test_alpha_partials_differentiate_to_exp():
     np.testing.assert_allclose(np.asarray(second, np.float64), want, rtol=2**-21)
 
 
-@pytest.mark.parametrize("name,budget", [("elu", (30, 60)), ("selu", (34, 68)), ("elu(alpha=per-element)", (44, 110))])
+@pytest.mark.parametrize("name,budget", [("elu", (30, 60)), ("selu", (34, 68)), ("celu(alpha=0.5)", (34, 68)),
+                                         ("elu(alpha=0.3)", (34, 68)), ("elu(alpha=traced)", (44, 110))])
 def test_op_counts_within_budget(name, budget):
-    """The standalone kernel's per-element ops (forward, value_and_grad), as benchmarks.speed16 counts them."""
-    from benchmarks import speed16
+    """jelu's per-element ops on 16-bit x (forward, value_and_grad), as ``python -m benchmarks.opcount`` counts them."""
+    from benchmarks import opcount
 
-    ours, _, per_element = speed16.CASES[name]
+    ours, _, traced = opcount.FUNCTIONS[name]
     for dtype in ("bfloat16", "float16"):
-        args = speed16.args_for(speed16.N_OPS, dtype, per_element)
-        counts = [count_ops(jax.jit(p).lower(*args).compile().as_text(), speed16.N_OPS)[0]
-                  for p in speed16.programs(ours, per_element)]
+        counts = [opcount.count_ops(opcount._hlo(ours, dtype, p, traced), opcount.N)[0] for p in ("fwd", "vg")]
         assert all(c <= b for c, b in zip(counts, budget)), (dtype, counts)
 
 
