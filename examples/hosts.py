@@ -26,6 +26,7 @@ jaxlib's missed-heartbeat callback cannot be given from Python. So:
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import select
@@ -47,6 +48,15 @@ BEAT_S = 1.0  # how often each end of a watchdog connection says it is alive
 INITIALIZATION_TIMEOUT_S = 120  # how long to wait for every process to join
 
 
+
+def _heartbeat(initialize) -> dict:
+    """``heartbeat_timeout_seconds`` for ``jax.distributed.initialize`` where this JAX takes it
+    (newer releases); an older one keeps its own timeout, which the watchdog beats either way."""
+    if "heartbeat_timeout_seconds" in inspect.signature(initialize).parameters:
+        return {"heartbeat_timeout_seconds": JAX_HEARTBEAT_TIMEOUT_S}
+    return {}
+
+
 def start_jax(coordinator_address: str | None, num_processes: int | None,
               process_id: int | None) -> None:
     """Join the other processes (when ``num_processes`` is given) and make sure JAX
@@ -57,8 +67,7 @@ def start_jax(coordinator_address: str | None, num_processes: int | None,
         if num_processes is not None:
             jax.distributed.initialize(
                 coordinator_address, int(num_processes), int(process_id),
-                initialization_timeout=INITIALIZATION_TIMEOUT_S,
-                heartbeat_timeout_seconds=JAX_HEARTBEAT_TIMEOUT_S)
+                initialization_timeout=INITIALIZATION_TIMEOUT_S, **_heartbeat(jax.distributed.initialize))
         jax.devices()
     except Exception as e:  # noqa: BLE001 - a missing backend raises RuntimeError, others vary
         platforms = os.environ.get("JAX_PLATFORMS")
