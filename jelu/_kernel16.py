@@ -78,15 +78,18 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jelu import _constants
+
 __all__ = ["DTYPES", "JaxOps", "celu", "elu", "elu_alpha_partials", "selu"]
 
 F32 = np.float32
 DTYPES = (np.dtype(jnp.bfloat16), np.dtype(np.float16))
 
-INV_LN2 = F32(1.4426950408889634)  # 0x1.715476p+0
-SHIFTER = F32(1.5 * 2.0**23)  # 0x1.8p+23
-LN2_HI = F32(0.693145751953125)  # 0x1.62e4p-1: 15 bits, k ln2_hi exact for |k| < 512
-LN2_LO = F32(1.428606765330187e-06)  # 0x1.7f7d1cp-20
+# The float32 kernel's constants (jelu._constants), rounded to float32:
+INV_LN2 = F32(_constants.INV_LN2)  # 0x1.715476p+0
+SHIFTER = F32(1.5 * 2.0**_constants.F32.mant)  # 0x1.8p+23
+LN2_HI = F32(_constants.F32.ln2_hi)  # 0x1.62e4p-1: 15 bits, k ln2_hi exact for |k| < 512
+LN2_LO = F32(_constants.F32.ln2_lo)  # 0x1.7f7d1cp-20
 # P(r) = 1/2 + r p(r), highest degree first: p is `python -m benchmarks.fit_poly --dtype float32
 # --degree 3` (alone under 2^-24.3 relative on |r| <= 0.3467).
 POLY = tuple(F32(c) for c in (
@@ -103,9 +106,6 @@ LOWEST_TRACED = F32(-158.0)  # k >= -228, so that k << 23 and k + E + 127 fit an
 # celu: |u| below it (or u flushed to 0): alpha expm1(u) = x (1 + u/2 + ...) rounds to x.
 TINY_U = F32(2.0**-40)
 
-# SELU's constants (Klambauer et al., 2017) to 32 significant digits.
-SELU_SCALE = "1.0507009873554804934193349852946"
-SELU_SCALE_ALPHA = "1.7580993408473768599402175208123"
 # The inputs where selu's f' in float32 is a float16 midpoint (ties go to even) and
 # the true value lies just beyond it, with their correctly rounded results, as bits:
 # the only misses of every plan on every input (python -m benchmarks.prove16).
@@ -301,7 +301,7 @@ def elu_core(ops, x, alpha=None, partials: bool = False):
 
 def selu_core(ops, x):
     """``(selu(x), selu'(x))`` in float32 for float32 x holding 16-bit values."""
-    lam, lam_alpha = F32(SELU_SCALE), F32(SELU_SCALE_ALPHA)
+    lam, lam_alpha = F32(_constants.SELU_SCALE_DIGITS), F32(_constants.SELU_SCALE_ALPHA_DIGITS)
     scale = static_scale(lam_alpha)
     red, s, power = static_reduce(ops, x, (scale,))
     value = ops.mul(lam_alpha, expm1_from(ops, red, s))

@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 
 from benchmarks import prove16
-from benchmarks.opcount import count_ops
 from jelu import _kernel16 as k16
+from jelu._constants import SELU_SCALE_ALPHA_DIGITS, SELU_SCALE_DIGITS
 from jelu.testing import all_bit_patterns, correctly_rounded_any_alpha, ulp_distance
 
 DTYPES = {"bfloat16": ml_dtypes.bfloat16, "float16": np.float16}
@@ -85,7 +85,7 @@ def test_special_inputs(dtype_name):
         want_d = [a, a, 1.0, 1.0, a * 0.0, NAN, a * math.exp(-1)]
         assert np.array_equal(_bits(value), _bits(np.array([r(v) for v in want_v]))), (kind, value)
         assert np.array_equal(_bits(deriv), _bits(np.array([r(v) for v in want_d]))), (kind, deriv)
-    lam, la = float(k16.SELU_SCALE), float(k16.SELU_SCALE_ALPHA)
+    lam, la = float(SELU_SCALE_DIGITS), float(SELU_SCALE_ALPHA_DIGITS)
     value, deriv = (np.asarray(v) for v in jax.jit(k16.selu)(x))
     assert np.array_equal(_bits(value[:5]), _bits(np.array([r(v) for v in (0.0, -0.0, 2 * lam, INF, -la)])))
     assert np.array_equal(_bits(deriv[:5]), _bits(np.array([r(v) for v in (la, la, lam, lam, 0.0)])))
