@@ -34,7 +34,7 @@ from jelu._double_word import (
     unfolded,
 )
 from jelu._jvp import materialize, tangent
-from jelu._kernel import exp_times, expm1_times, reduce_range, round_scaled
+from jelu._kernel import Parts, exp_times, expm1_times, reduce_range, round_scaled
 from jelu._multiplier import (
     Multiplier,
     StaticAlpha,
@@ -105,37 +105,14 @@ def _g_series(u: Array, u_lo: Array, square: Multiplier) -> tuple[Array, Array]:
     return -hi, -lo
 
 
-class CeluOutputs(NamedTuple):
-    """CELU and its derivatives at ``(x, alpha)``, with ``u = x / alpha``; for ``x <= 0``:"""
+def _alpha_derivatives(parts: Parts, u: Array, u_lo: Array, inv: Multiplier) -> tuple[Array, Array]:
+    """``(d f / d alpha, d^2 f / d alpha^2)`` for ``x <= 0``, in the compute dtype.
 
-    value: Array  # f = alpha expm1(u), in x's dtype (x for x > 0)
-    deriv: Array  # f' = exp(u), in x's dtype (1 for x > 0)
-    deriv2: Array  # f'' = exp(u) / alpha, in x's dtype (0 for x > 0)
-    d_alpha: Array  # d f / d alpha = exp(u)(1 - u) - 1, in the compute dtype (0 for x > 0)
-    d_alpha2: Array  # d^2 f / d alpha^2 = u^2 exp(u) / alpha, in the compute dtype (0 for x > 0)
-
-
-@jax.custom_jvp
-def celu_with_derivatives(x: Array, alpha: Array) -> CeluOutputs:
-    """CELU and its derivatives (``CeluOutputs``). The derivatives in alpha stay
-    in the compute dtype, so that the cotangent of alpha sums in float32 over a
-    16-bit batch. A traced alpha that is not finite and positive gives NaN for
-    ``x <= 0``.
+    d f / d alpha = expm1(u) - u exp(u), without cancellation: a Taylor series
+    for |u| <= 1, else the double words (cancelling at most 2 bits); d^2 f / d
+    alpha^2 = u^2 exp(u) / alpha.
     """
-    x, alpha = unfolded(x, alpha)  # a constant x or alpha is computed at run time, as any other
-    dt = x.dtype
-    ct = compute_dtype(dt)
-    xc = x.astype(ct)
-    c = alpha_multiplier(alpha, ct)
-    inv = inverse(c)
-    u, u_lo = _celu_arg(xc, c, inv)
-    parts = reduce_range(u, u_lo, lowest=np.asarray(format_of(ct).celu_min, ct))
-    u_lo = jnp.zeros_like(u) if u_lo is None else u_lo
-    value = expm1_times(parts, c, dt)
-    deriv = exp_times(parts, None, dt)
-    deriv2 = exp_times(parts, inv, dt)
-    # d f / d alpha = expm1(u) - u exp(u), without cancellation: a Taylor series
-    # for |u| <= 1, else the double words (cancelling at most 2 bits).
+    ct = u.dtype
     exp_dw = parts.exp()
     ue = dw_mul(exp_dw, Multiplier(u, u_lo, split(u), 0))
     up = np.asarray(2.0**64, ct)
@@ -146,29 +123,66 @@ def celu_with_derivatives(x: Array, alpha: Array) -> CeluOutputs:
     square = _square((u, u_lo))
     by_series = _g_series(u, u_lo, square)
     small = jnp.abs(u) <= np.asarray(_SERIES_BELOW, ct)
-    # The alpha derivatives stay in the compute dtype (float32 for 16-bit x): the
-    # cotangent of alpha is a sum over elements, and it sums in float32.
     d_alpha = round_scaled(tuple(jnp.where(small, s, p) for s, p in zip(by_series, by_parts)), None, None, ct, -64)
-    # d^2 f / d alpha^2 = u^2 exp(u) / alpha.
     d_alpha2 = round_scaled(dw_mul(exp_dw, square), inv, parts.k, ct, square.e, parts.k_lo)
+    return d_alpha, d_alpha2
 
+
+class CeluOutputs(NamedTuple):
+    """CELU and its derivatives at ``(x, alpha)``, with ``u = x / alpha``; for ``x <= 0``:"""
+
+    value: Array  # f = alpha expm1(u), in x's dtype (x for x > 0)
+    deriv: Array  # f' = exp(u), in x's dtype (1 for x > 0)
+    deriv2: Array  # f'' = exp(u) / alpha, in x's dtype (0 for x > 0)
+    # The derivatives in alpha, None for a static alpha (no tangent can reach them):
+    d_alpha: Array | None  # d f / d alpha = exp(u)(1 - u) - 1, in the compute dtype (0 for x > 0)
+    d_alpha2: Array | None  # d^2 f / d alpha^2 = u^2 exp(u) / alpha, in the compute dtype (0 for x > 0)
+
+
+@jax.custom_jvp
+def celu_with_derivatives(x: Array, alpha: Array | StaticAlpha) -> CeluOutputs:
+    """CELU and its derivatives (``CeluOutputs``). The derivatives in alpha stay
+    in the compute dtype, so that the cotangent of alpha sums in float32 over a
+    16-bit batch, and are computed only for a traced alpha. A traced alpha
+    that is not finite and positive gives NaN for ``x <= 0``.
+
+    Only what the call can use is traced: a static alpha needs no derivative
+    in alpha, and a 16-bit x takes its value and derivatives in x from the
+    16-bit kernel (so with a static alpha the float32 kernel is not built).
+    """
+    x, alpha = unfolded(x, alpha)  # a constant x or alpha is computed at run time, as any other
+    dt = x.dtype
+    ct = compute_dtype(dt)
+    static = isinstance(alpha, StaticAlpha)
+    if dt in kernel16.DTYPES and static:  # bfloat16, float16: the 16-bit kernel alone
+        return CeluOutputs(*kernel16.celu(x, alpha.value), None, None)
     pos = x > 0
     a = alpha_as_array(alpha, ct)
     bad = ~((a > 0) & (a < np.inf))
-    nan = np.asarray(np.nan, dt)
-    # |u| < 2^-(mant + 2): alpha expm1(u) = x (1 + u/2 + ...) rounds to x (u may
-    # have underflowed there); x = -0 gives -0, as IEEE expm1 does.
-    tiny_u = jnp.abs(u) < np.asarray(2.0 ** -(format_of(ct).mant + 2), ct)
-    value = jnp.where(tiny_u, x, value)
 
     def sel(on_pos, v):
         return jnp.where(pos, np.asarray(on_pos, v.dtype), jnp.where(bad, np.asarray(np.nan, v.dtype), v))
 
-    value = jnp.where(pos, x, jnp.where(bad, nan, value))
+    xc = x.astype(ct)
+    c = alpha_multiplier(alpha, ct)
+    inv = inverse(c)
+    u, u_lo = _celu_arg(xc, c, inv)
+    parts = reduce_range(u, u_lo, lowest=np.asarray(format_of(ct).celu_min, ct))
+    d_alpha = d_alpha2 = None
+    if not static:
+        d_alpha, d_alpha2 = (sel(0, d) for d in _alpha_derivatives(
+            parts, u, jnp.zeros_like(u) if u_lo is None else u_lo, inv))
     if dt in kernel16.DTYPES:  # bfloat16, float16: value, f' and f'' from the 16-bit kernel
-        value, deriv, deriv2 = kernel16.celu(x, alpha.value if isinstance(alpha, StaticAlpha) else alpha)
-        return CeluOutputs(value, deriv, deriv2, sel(0, d_alpha), sel(0, d_alpha2))
-    return CeluOutputs(value, sel(1, deriv), sel(0, deriv2), sel(0, d_alpha), sel(0, d_alpha2))
+        return CeluOutputs(*kernel16.celu(x, alpha), d_alpha, d_alpha2)
+    value = expm1_times(parts, c, dt)
+    deriv = exp_times(parts, None, dt)
+    deriv2 = exp_times(parts, inv, dt)
+    # |u| < 2^-(mant + 2): alpha expm1(u) = x (1 + u/2 + ...) rounds to x (u may
+    # have underflowed there); x = -0 gives -0, as IEEE expm1 does.
+    tiny_u = jnp.abs(u) < np.asarray(2.0 ** -(format_of(ct).mant + 2), ct)
+    value = jnp.where(tiny_u, x, value)
+    value = jnp.where(pos, x, jnp.where(bad, np.asarray(np.nan, dt), value))
+    return CeluOutputs(value, sel(1, deriv), sel(0, deriv2), d_alpha, d_alpha2)
 
 
 def _celu_jvp(primals, tangents):
@@ -179,26 +193,33 @@ def _celu_jvp(primals, tangents):
     #   d f''  = (f'' / alpha) dx - (1 + u) (f'' / alpha) d alpha
     #   d f_a  = -u f'' dx + f_aa d alpha
     #   d f_aa = (2 + u) u (f'' / alpha) dx - (3 + u) (f_aa / alpha) d alpha
-    # u is clamped where exp(u) is 0 anyway, so that no inf meets a 0.
+    # u is clamped where exp(u) is 0 anyway, so that no inf meets a 0. With a
+    # static alpha there is no d alpha, f_a or f_aa, and u is not needed.
     x, alpha = primals
     x_dot, alpha_dot = tangents
     outs = materialize(celu_with_derivatives(x, alpha))
     value, deriv, deriv2, d_alpha, d_alpha2 = outs
     ct = compute_dtype(x.dtype)
     a = alpha_as_array(alpha, ct)
-    xc = x.astype(ct)
-    pos = x > 0
+    deriv2_per_alpha = deriv2.astype(ct) / a  # in the compute dtype
+    if d_alpha is None:  # a static alpha
+        return outs, CeluOutputs(
+            tangent(value, (deriv, x_dot)),
+            tangent(deriv, (deriv2, x_dot)),
+            tangent(deriv2, (deriv2_per_alpha, x_dot)),
+            None, None,
+        )
     # Clamp x, not x / alpha: the tangent of x / alpha at x = -inf would be inf * 0.
     lowest = a * np.asarray(format_of(ct).celu_min, ct)
-    u = jnp.where(pos, 0, jnp.where(xc < lowest, lowest, xc)) / a  # x = +inf: no inf / a either
-    deriv2_ct, d_alpha2_ct = deriv2.astype(ct), d_alpha2.astype(ct)  # in the compute dtype
-    deriv2_per_alpha = deriv2_ct / a
+    xc = x.astype(ct)
+    u = jnp.where(x > 0, 0, jnp.where(xc < lowest, lowest, xc)) / a  # x = +inf: no inf / a either
+    u_deriv2 = u * deriv2.astype(ct)
     return outs, CeluOutputs(
         tangent(value, (deriv, x_dot), (d_alpha, alpha_dot)),
-        tangent(deriv, (deriv2, x_dot), (-u * deriv2_ct, alpha_dot)),
+        tangent(deriv, (deriv2, x_dot), (-u_deriv2, alpha_dot)),
         tangent(deriv2, (deriv2_per_alpha, x_dot), (-(1 + u) * deriv2_per_alpha, alpha_dot)),
-        tangent(d_alpha, (-u * deriv2_ct, x_dot), (d_alpha2, alpha_dot)),
-        tangent(d_alpha2, ((2 + u) * u * deriv2_per_alpha, x_dot), (-(3 + u) * d_alpha2_ct / a, alpha_dot)),
+        tangent(d_alpha, (-u_deriv2, x_dot), (d_alpha2, alpha_dot)),
+        tangent(d_alpha2, ((2 + u) * u * deriv2_per_alpha, x_dot), (-(3 + u) * d_alpha2 / a, alpha_dot)),
     )
 
 
