@@ -167,13 +167,12 @@ def expm1_times(parts: Parts, c: Multiplier | None, dtype) -> Array:
         return ldexp(parts.expm1_fast(), None, c.e).astype(dtype)
     if c is not None and isinstance(c.e, int) and c.hi == 0:  # alpha = +-0: -+0 for every x < 0, as +-0 * expm1(x)
         return (parts.expm1_fast() * np.asarray(c.hi, parts.r.dtype)).astype(dtype)
-    unit = parts.expm1_fast().astype(dtype)
     if c is None:
-        return unit
+        return parts.expm1_fast().astype(dtype)
     hi, lo = parts.expm1()
     up = np.asarray(2.0**UP, hi.dtype)
     out = round_scaled((hi * up, lo * up), c, None, dtype, -UP)
-    return out if c.is_one is None else jnp.where(c.is_one, unit, out)
+    return out if c.is_one is None else jnp.where(c.is_one, parts.expm1_fast().astype(dtype), out)
 
 
 def exp_times(parts: Parts, c: Multiplier | None, dtype) -> Array:
@@ -181,9 +180,10 @@ def exp_times(parts: Parts, c: Multiplier | None, dtype) -> Array:
     is 1 at run time selects the result of the default path."""
     if is_power_of_two(c):
         return round_scaled(parts.exp(), None, parts.k, dtype, c.e, parts.k_lo)
-    unit = round_scaled(parts.exp(), None, parts.k, dtype, 0, parts.k_lo)
-    if c is None:
-        return unit
+    if c is None or c.is_one is not None:  # the default path's result, alone or to select
+        unit = round_scaled(parts.exp(), None, parts.k, dtype, 0, parts.k_lo)
+        if c is None:
+            return unit
     out = round_scaled(parts.exp(), c, parts.k, dtype, 0, parts.k_lo)
     return out if c.is_one is None else jnp.where(c.is_one, unit, out)
 
