@@ -53,7 +53,7 @@ def plain_elu(x, alpha=1.0):
 
 
 @plain_elu.defjvp
-def _plain_elu_jvp(alpha, primals, tangents):
+def plain_elu_jvp(alpha, primals, tangents):
     (x,), (x_dot,) = primals, tangents
     deriv = jnp.where(x > 0, 1.0, alpha * jnp.exp(jnp.minimum(x, 0.0)))
     return plain_elu(x, alpha), deriv * x_dot
