@@ -17,7 +17,10 @@ bfloat16, float16) and pass (``fwd``: ``jax.jit(f)(x)``; ``fwd+bwd``: the
 jitted ``jax.vjp(f, x)[1](g)[0]``; ``vg``: the jitted ``jax.value_and_grad``
 of ``sum(f(x))`` in x, and for the traced rows of ``sum(f(x, alpha))`` in x
 and a float32 alpha *per element* (alpha of x's shape: a learnable alpha's
-value, f' and derivative in alpha, with alpha's own work counted per element),
+value, f' and derivative in alpha, with alpha's own work counted per element);
+and for the traced rows only, ``vg/channel``: the same with x of shape
+(64, 64) and one alpha per channel (of shape (64,), as a model learns it),
+where the work XLA does once per alpha counts as scalar ops),
 the function is compiled for the CPU backend on n = 4096 elements and its optimized HLO
 (``jax.jit(...).lower(...).compile().as_text()``) is counted:
 
@@ -66,6 +69,9 @@ KIND = "cpu"
 N = 4096
 DTYPES = ("float32", "bfloat16", "float16")
 PASSES = ("fwd", "fwd+bwd", "vg")
+#: Passes of the traced rows only: value_and_grad with one alpha per channel of x, shaped (N // CHANNELS, CHANNELS).
+CHANNEL_PASSES = ("vg/channel",)
+CHANNELS = 64
 FREE = {"parameter", "constant", "broadcast", "bitcast", "bitcast-convert", "tuple", "get-tuple-element", "copy", "fusion"}
 # name: (jelu, jax.nn, traced): f(x), or f(x, alpha) with alpha a float32 argument of the jitted function
 # (cast to x's dtype for jax.nn, which would otherwise promote a 16-bit x to a float32 result).
@@ -116,14 +122,19 @@ def count_ops(hlo_text: str, n: int) -> tuple[int, int]:
 
 
 def _hlo(f, dtype: str, pass_: str, traced_alpha: bool) -> str:
-    """Optimized CPU HLO of ``f`` (fwd) or of its VJP (fwd+bwd) on n elements of ``dtype``."""
+    """Optimized CPU HLO of ``f`` (fwd), of its VJP (fwd+bwd) or of value_and_grad (vg, vg/channel) on n
+    elements of ``dtype``."""
     cpu = jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
     x = jax.ShapeDtypeStruct((N,), jnp.dtype(dtype), sharding=cpu)
     alpha = (jax.ShapeDtypeStruct((), jnp.float32, sharding=cpu),) if traced_alpha else ()
     if pass_ == "fwd":
         return jax.jit(f).lower(x, *alpha).compile().as_text()
-    if pass_ == "vg":  # in x and, if traced, a per-element alpha
+    if pass_ == "vg/channel":  # in x and one alpha per channel (the last axis)
+        x = jax.ShapeDtypeStruct((N // CHANNELS, CHANNELS), jnp.dtype(dtype), sharding=cpu)
+        alpha = (jax.ShapeDtypeStruct((CHANNELS,), jnp.float32, sharding=cpu),)
+    elif pass_ == "vg":  # in x and, if traced, a per-element alpha
         alpha = (jax.ShapeDtypeStruct((N,), jnp.float32, sharding=cpu),) if traced_alpha else ()
+    if pass_ in ("vg", "vg/channel"):
         loss = lambda *args: f(*args).astype(jnp.float32).sum()  # noqa: E731
         vg = jax.value_and_grad(loss, argnums=tuple(range(1 + len(alpha))))
         return jax.jit(vg).lower(x, *alpha).compile().as_text()
@@ -136,7 +147,7 @@ def measure(reference: bool = True) -> dict:
     counts = {}
     for name, (ours, theirs, traced) in FUNCTIONS.items():
         for dtype in DTYPES:
-            for pass_ in PASSES:
+            for pass_ in PASSES + (CHANNEL_PASSES if traced else ()):
                 per_element, scalar = count_ops(_hlo(ours, dtype, pass_, traced), N)
                 row = {"jelu": per_element}
                 if reference:
