@@ -180,12 +180,14 @@ def exp_times(parts: Parts, c: Multiplier | None, dtype) -> Array:
     is 1 at run time selects the result of the default path."""
     if is_power_of_two(c):
         return round_scaled(parts.exp(), None, parts.k, dtype, c.e, parts.k_lo)
-    if c is None or c.is_one is not None:  # the default path's result, alone or to select
-        unit = round_scaled(parts.exp(), None, parts.k, dtype, 0, parts.k_lo)
-        if c is None:
-            return unit
+
+    def unit() -> Array:  # the default path's result, built only where it is returned or selected
+        return round_scaled(parts.exp(), None, parts.k, dtype, 0, parts.k_lo)
+
+    if c is None:
+        return unit()
     out = round_scaled(parts.exp(), c, parts.k, dtype, 0, parts.k_lo)
-    return out if c.is_one is None else jnp.where(c.is_one, unit, out)
+    return out if c.is_one is None else jnp.where(c.is_one, unit(), out)
 
 
 def _xmin(dtype) -> np.ndarray:
