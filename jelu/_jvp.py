@@ -59,4 +59,22 @@ def materialize(outs: tuple[Array, ...]) -> tuple[Array, ...]:
     """
     if outs[0].dtype.itemsize != 2:
         return outs
+    return _barrier(outs)
+
+
+@jax.custom_jvp
+def _barrier(outs: tuple[Array, ...]) -> tuple[Array, ...]:
+    """``lax.optimization_barrier`` on the values; tangents pass through unchanged.
+
+    The barrier's own JVP puts the tangents behind it too, so that in reverse
+    over reverse its transpose instantiates a zero cotangent for every output;
+    a zero meeting an infinite coefficient (f' with alpha = +-inf) is NaN. The
+    values alone need the barrier (they are the residuals it keeps lean).
+    """
     return lax.optimization_barrier(outs)
+
+
+@_barrier.defjvp
+def _barrier_jvp(primals, tangents):
+    (outs,), (outs_dot,) = primals, tangents
+    return _barrier(outs), outs_dot

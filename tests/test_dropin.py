@@ -170,16 +170,19 @@ def test_elu_infinite_alpha_agrees_with_jax_nn_where_it_is_right():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "known limitation: for 16-bit x, reverse mode keeps the kernel's outputs behind an "
-    "optimization barrier (jelu._jvp.materialize), whose transpose instantiates a zero "
-    "cotangent for f; d2f/dx2 by grad of grad then meets inf * 0 = NaN for x <= 0 when "
-    "alpha = +-inf. Forward over reverse (jacfwd(grad)) and nested jvp give inf."))
 @pytest.mark.parametrize("dtype", [ml_dtypes.bfloat16, np.float16], ids=["bfloat16", "float16"])
-def test_elu_infinite_alpha_reverse_over_reverse_16bit(dtype):
-    x = jnp.array([-1.0, -0.0], dtype)
-    d2 = jax.vmap(jax.grad(jax.grad(lambda t: jelu.elu(t, np.inf))))(x)
-    np.testing.assert_array_equal(np.asarray(d2, np.float64), [np.inf, np.inf])
+def test_elu_infinite_alpha_second_derivative_16bit_every_mode(dtype):
+    """f'' = alpha exp(x) = +inf for x <= 0 with alpha = +inf, by grad of grad too.
+
+    For 16-bit x reverse mode keeps the kernel's outputs behind an optimization
+    barrier; were the tangents behind it as well, grad of grad would meet an
+    instantiated zero cotangent times inf = NaN."""
+    x = jnp.array([-1.0, -0.0, 0.5], dtype)
+    f = lambda t: jelu.elu(t, np.inf)  # noqa: E731
+    for d2 in (jax.vmap(jax.grad(jax.grad(f)))(x), jax.vmap(jax.jacfwd(jax.grad(f)))(x),
+               jax.vmap(lambda t: jax.jvp(lambda s: jax.jvp(f, (s,), (jnp.ones_like(s),))[1], (t,),
+                                          (jnp.ones_like(t),))[1])(x)):
+        np.testing.assert_array_equal(np.asarray(d2, np.float64), [np.inf, np.inf, 0.0])
 
 
 def test_celu_infinite_alpha_raises():
