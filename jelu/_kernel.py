@@ -167,12 +167,15 @@ def expm1_times(parts: Parts, c: Multiplier | None, dtype) -> Array:
         return ldexp(parts.expm1_fast(), None, c.e).astype(dtype)
     if c is not None and isinstance(c.e, int) and c.hi == 0:  # alpha = +-0: -+0 for every x < 0, as +-0 * expm1(x)
         return (parts.expm1_fast() * np.asarray(c.hi, parts.r.dtype)).astype(dtype)
-    if c is None:
+    def unit() -> Array:  # the default path's result, built only where it is returned or selected
         return parts.expm1_fast().astype(dtype)
+
+    if c is None:
+        return unit()
     hi, lo = parts.expm1()
     up = np.asarray(2.0**UP, hi.dtype)
     out = round_scaled((hi * up, lo * up), c, None, dtype, -UP)
-    return out if c.is_one is None else jnp.where(c.is_one, parts.expm1_fast().astype(dtype), out)
+    return out if c.is_one is None else jnp.where(c.is_one, unit(), out)
 
 
 def exp_times(parts: Parts, c: Multiplier | None, dtype) -> Array:
